@@ -1,0 +1,55 @@
+# The verbs a newcomer types. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := 3.11
+OUT ?= artifacts
+PRESET ?= default
+STACK ?= dev
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+# uv keeps the environment in .venv, exactly as uv.lock says.
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --frozen
+SERVING_VENV := .venv-serving
+
+.PHONY: help setup demo test lint typecheck test-py test-serving serving-venv serve bench-model bench-serve \
+        render render-check system-deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON_VERSION)
+	@touch $@
+
+setup: .venv/.synced ## install the training/infra environment (.venv) from uv.lock
+
+system-deps: ## Debian tools the tests use (promtool/prometheus); needs root, skipped when present
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else echo "promtool missing: sudo apt-get install prometheus (tests that need it will skip)"; fi; }
+
+demo: setup ## synthetic catalog -> train -> optimize -> evaluate -> package -> report, into $(OUT)/
+	$(RUN) python -m model pipeline --preset $(PRESET) --out $(OUT)
+
+lint: setup ## ruff lint + format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: setup ## mypy on model/ and infra/
+	$(RUN) mypy model infra
+
+test-py: setup
+	$(RUN) pytest
+
+test: system-deps lint typecheck test-py ## everything CI runs: lint, types, unit/integration/e2e tests
+
+bench-model: setup ## model benchmark on the synthetic default and on ../shared/data/crowdflower
+	$(RUN) python -m model.bench
+
+clean: ## remove generated artifacts (not the environments)
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

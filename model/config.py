@@ -1,0 +1,218 @@
+"""Typed settings for every model step, with a `default` and a `tiny` preset.
+
+This is the only place the model pipeline's settings are defined. A `--config` YAML file overrides any
+subset of the chosen preset (nested keys merge); unknown keys are errors, so a typo never falls back to
+a default silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConfigError(ValueError):
+    """A settings file or preset that cannot be used; the message names the key."""
+
+
+class SyntheticConfig(_Frozen):
+    """The embedded synthetic catalog and query log."""
+
+    products: int = Field(20_000, ge=100)
+    queries: int = Field(2_000, ge=30)
+    # Candidates per query before dedup: exact matches, substitutes, complements and (hard) negatives.
+    candidates_per_query: int = Field(30, ge=4, le=200)
+    misspelling_rate: float = Field(0.15, ge=0.0, le=1.0)
+
+
+class CsvColumns(_Frozen):
+    """Column mapping for the generic CSV/TSV loader."""
+
+    query: str = "query"
+    title: str = "product_title"
+    description: str | None = None
+    label: str = "median_relevance"
+    # Optional explicit ids; when absent, ids are derived from the text.
+    query_id: str | None = None
+    product_id: str | None = None
+
+
+class DataConfig(_Frozen):
+    source: Literal["synthetic", "esci", "wands", "csv"] = "synthetic"
+    # File (csv) or directory (esci, wands); unused for synthetic.
+    path: Path | None = None
+    csv: CsvColumns = CsvColumns()
+    # ESCI: which product locale to keep ("us", "es", "jp"); the small version is the task-1 subset.
+    esci_locale: str = "us"
+    synthetic: SyntheticConfig = SyntheticConfig()
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    # Cap per query after loading: real sets have queries with hundreds of candidates.
+    max_candidates_per_query: int = Field(64, ge=2)
+    seed: int = 7
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
+            raise ValueError(f"data.split must be three positive fractions summing to 1, got {self.split}")
+        if self.source != "synthetic" and self.path is None:
+            raise ValueError(f"data.path is required when data.source is {self.source!r}")
+        return self
+
+
+class TokenizerConfig(_Frozen):
+    """Hashed words plus hashed character n-grams (robust to misspellings, no vocabulary to ship)."""
+
+    buckets: int = Field(8192, ge=64)
+    ngram_min: int = Field(3, ge=1)
+    ngram_max: int = Field(4, ge=1)
+    # Sub-tokens per word: the word itself plus up to this many - 1 char n-grams.
+    subtokens_per_word: int = Field(8, ge=1)
+    max_query_words: int = Field(8, ge=1)
+    max_product_words: int = Field(24, ge=1)
+    lowercase: bool = True
+
+    @property
+    def seq_len(self) -> int:
+        # [CLS] query [SEP] product
+        return 2 + self.max_query_words + self.max_product_words
+
+
+class RankerConfig(_Frozen):
+    """Transformer cross-encoder. Width <= 256 keeps 100 candidates inside the serving latency budget."""
+
+    layers: int = Field(2, ge=1, le=4)
+    width: int = Field(64, ge=16, le=256)
+    heads: int = Field(4, ge=1)
+    ffn_mult: int = Field(2, ge=1, le=8)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> RankerConfig:
+        if self.width % self.heads:
+            raise ValueError(f"ranker.width ({self.width}) must be divisible by ranker.heads ({self.heads})")
+        return self
+
+
+class TrainConfig(_Frozen):
+    loss: Literal["listwise_softmax", "pairwise_logistic"] = "listwise_softmax"
+    epochs: int = Field(8, ge=1)
+    # Queries per batch; each query brings its whole (padded) candidate list.
+    batch_queries: int = Field(16, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    warmup_steps: int = Field(100, ge=0)
+    early_stopping_patience: int = Field(2, ge=1)
+    seed: int = 7
+
+
+class OptimizeConfig(_Frozen):
+    prune_target_sparsity: float = Field(0.5, ge=0.0, lt=1.0)
+    prune_epochs: int = Field(2, ge=1)
+    cluster_count: int = Field(16, ge=2)
+    cluster_epochs: int = Field(1, ge=1)
+    fine_tune_learning_rate: float = Field(5e-4, gt=0)
+    representative_queries: int = Field(64, ge=1)
+    try_qat: bool = True
+
+
+class EvaluateConfig(_Frozen):
+    latency_candidates: int = Field(100, ge=1)
+    latency_runs: int = Field(200, ge=10)
+    latency_warmup: int = Field(20, ge=0)
+    litert_threads: int = Field(1, ge=1)
+    golden_requests: int = Field(5, ge=1)
+
+
+class Bound(_Frozen):
+    """A TFMA-style change threshold. relative = (candidate - baseline) / baseline."""
+
+    absolute: float | None = None
+    relative: float | None = None
+
+
+class GateConfig(_Frozen):
+    """Quality gate. Metrics are higher-is-better except those named in `lower_is_better`."""
+
+    # metric -> minimum (or maximum for lower-is-better) value
+    absolute: dict[str, float] = {"ndcg@10": 0.5}
+    # metric -> allowed change vs the fp32 model of the same run (negative = allowed drop)
+    vs_fp32: dict[str, Bound] = {"ndcg@10": Bound(relative=-0.01)}
+    # metric -> allowed change vs the baseline bundle (the model in production); skipped without one
+    vs_baseline: dict[str, Bound] = {"ndcg@10": Bound(relative=-0.02)}
+    latency_p99_ms: float | None = 20.0
+    size_gzip_bytes: int | None = None
+    lower_is_better: tuple[str, ...] = ("latency_p50_ms", "latency_p99_ms", "size_bytes", "size_gzip_bytes")
+
+
+class PipelineConfig(_Frozen):
+    preset: str = "default"
+    data: DataConfig = DataConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    ranker: RankerConfig = RankerConfig()
+    train: TrainConfig = TrainConfig()
+    optimize: OptimizeConfig = OptimizeConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    gate: GateConfig = GateConfig()
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Small enough for the test suite: a few hundred products, one short epoch per step.
+    "tiny": {
+        "data": {"synthetic": {"products": 600, "queries": 60, "candidates_per_query": 12}},
+        "tokenizer": {"buckets": 1024, "max_product_words": 12},
+        "ranker": {"layers": 1, "width": 32, "heads": 2},
+        "train": {"epochs": 2, "batch_queries": 8, "warmup_steps": 5},
+        "optimize": {"prune_epochs": 1, "cluster_count": 8, "representative_queries": 8},
+        "evaluate": {"latency_runs": 20, "latency_warmup": 2, "golden_requests": 2},
+        "gate": {"absolute": {"ndcg@10": 0.0}, "latency_p99_ms": None},
+    },
+}
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: Path | None = None, preset: str = "default") -> PipelineConfig:
+    """Preset, then the YAML file's overrides. Raises ConfigError naming the file and the bad key."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    raw: dict[str, Any] = _merge({"preset": preset}, PRESETS[preset])
+    where = f"preset {preset!r}"
+    if path is not None:
+        where = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ConfigError(f"{path}: config file not found") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
+        if "preset" in loaded:
+            if loaded["preset"] not in PRESETS:
+                raise ConfigError(f"{path}: preset: unknown preset {loaded['preset']!r}; choose one of {sorted(PRESETS)}")
+            raw = _merge({"preset": loaded["preset"]}, PRESETS[loaded["preset"]])
+        raw = _merge(raw, loaded)
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from e
