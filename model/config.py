@@ -42,6 +42,9 @@ class CsvColumns(_Frozen):
     # Optional explicit ids; when absent, ids are derived from the text.
     query_id: str | None = None
     product_id: str | None = None
+    # Lowest grade of the label scale (gain = grade - label_min, so this grade means irrelevant);
+    # None: the lowest grade found in the file.
+    label_min: float | None = None
 
 
 class DataConfig(_Frozen):
@@ -55,6 +58,8 @@ class DataConfig(_Frozen):
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     # Cap per query after loading: real sets have queries with hundreds of candidates.
     max_candidates_per_query: int = Field(64, ge=2)
+    # A query with a single candidate cannot be ranked: "error" names it, "drop" leaves it out.
+    single_candidate_queries: Literal["error", "drop"] = "error"
     seed: int = 7
 
     @model_validator(mode="after")
@@ -77,6 +82,8 @@ class TokenizerConfig(_Frozen):
     max_query_words: int = Field(8, ge=1)
     max_product_words: int = Field(24, ge=1)
     lowercase: bool = True
+    # [EXACT]/[FUZZY] sub-tokens on words found on both sides of [SEP] (see model/tokenizer.py).
+    match_markers: bool = True
 
     @property
     def seq_len(self) -> int:
