@@ -1,0 +1,24 @@
+"""Pulumi entry point (`main: infra/` in Pulumi.yaml): load the stack settings, build, export.
+
+Pulumi runs this file as a script with `infra/` as the script directory, so the repository root is put on
+sys.path to import the `infra` package the same way tests and the renderer do.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi
+
+from infra.config import SettingsError, settings_from_pulumi_config
+from infra.program import build_stack
+
+try:
+    settings = settings_from_pulumi_config()
+except SettingsError as e:
+    # RunError prints the message alone: the list of bad keys, not a Python traceback.
+    raise pulumi.RunError(str(e)) from e
+
+for key, value in build_stack(settings).items():
+    pulumi.export(key, value)

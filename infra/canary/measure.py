@@ -1,0 +1,111 @@
+"""Ask Prometheus for the numbers of the last `failure_threshold` evaluations of one canary.
+
+One range query per measurement (step = `interval`) answers every evaluation at once; each point is the
+value over the `window` that ends at that time. The result is plain data that `decide` judges.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from infra.canary.prometheus import PrometheusError, Series
+from infra.canary.queries import Query, Target, queries
+from infra.config_serving import CanaryAnalysis
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration as used in the settings (`30s`, `5m`, `1h`, `2d`) in seconds."""
+    match = re.fullmatch(r"([1-9]\d*)([smhd])", duration)
+    if match is None:
+        raise ValueError(f"not a duration like 30s, 5m, 1h: {duration!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class VersionSample:
+    """One version over one window. None: Prometheus has no such series (nothing measured)."""
+
+    requests: float | None = None
+    errors: float | None = None
+    p99_s: float | None = None
+    exec_requests: float | None = None
+    exec_errors: float | None = None
+    exec_p99_s: float | None = None
+    scores: Mapping[float, float] = field(default_factory=dict)  # le -> cumulative count
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    at: float  # unix time at which the window ends
+    window: str
+    canary: VersionSample
+    stable: VersionSample
+
+
+class RangeQuerier(Protocol):
+    def range_query(self, expr: str, start: float, end: float, step_s: float) -> list[Series]: ...
+
+
+def evaluation_times(analysis: CanaryAnalysis, end: float) -> list[float]:
+    """The ends of the evaluation windows, newest first: end, end - interval, ..."""
+    step = seconds(analysis.interval)
+    return [end - i * step for i in range(analysis.failure_threshold)]
+
+
+def measure(prom: RangeQuerier, target: Target, analysis: CanaryAnalysis, end: float) -> list[Evaluation]:
+    """Evaluations newest first (raises PrometheusError when Prometheus fails or answers garbage)."""
+    times = evaluation_times(analysis, end)
+    step = seconds(analysis.interval)
+    answers = {q.name: (q, prom.range_query(q.expr, times[-1], times[0], step)) for q in queries(target, analysis.window)}
+    return [
+        Evaluation(
+            at=t,
+            window=analysis.window,
+            canary=_sample(answers, t, target.canary_version, "canary"),
+            stable=_sample(answers, t, target.stable_version, "stable"),
+        )
+        for t in times
+    ]
+
+
+def _sample(answers: Mapping[str, tuple[Query, list[Series]]], at: float, version: str, track: str) -> VersionSample:
+    def scalar(name: str) -> float | None:
+        query, series = answers[name]
+        wanted = version if query.key == "bundle_version" else track
+        values = [_point(s, at) for s in series if s.labels.get(query.key) == wanted]
+        found = [v for v in values if v is not None]
+        if len(found) > 1:
+            raise PrometheusError(f"query {query.expr!r}: {len(found)} series for {query.key}={wanted!r}")
+        return found[0] if found else None
+
+    query, series = answers["scores"]
+    scores = {}
+    for s in series:
+        value = _point(s, at)
+        if s.labels.get(query.key) == version and value is not None:
+            scores[_bound(query, s.labels.get("le"))] = value
+    names = ("requests", "errors", "p99", "exec_requests", "exec_errors", "exec_p99")
+    r, e, p, xr, xe, xp = (scalar(n) for n in names)
+    return VersionSample(r, e, p, xr, xe, xp, scores)
+
+
+def _point(series: Series, at: float) -> float | None:
+    # Prometheus returns the step times it was asked for; compare at millisecond precision.
+    for t, value in series.points.items():
+        if abs(t - at) < 1e-3:
+            return value
+    return None
+
+
+def _bound(query: Query, le: str | None) -> float:
+    if le is None:
+        raise PrometheusError(f"query {query.expr!r}: a score series has no `le` label")
+    try:
+        return float(le)
+    except ValueError as e:
+        raise PrometheusError(f"query {query.expr!r}: bucket bound le={le!r} is not a number") from e

@@ -1,0 +1,177 @@
+"""EKS cluster: control plane, system and GPU managed node groups, OIDC provider and IRSA roles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.network import Vpc, VpcArgs
+from infra.config_models import EksCluster, NodePool
+from infra.specs import aws as spec
+from infra.specs import naming as n
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    cluster: EksCluster
+    node_pools: tuple[NodePool, ...]
+    bundle_buckets: tuple[str, ...]
+    serving_namespace: str
+
+
+def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str:
+    oidcs = identities[0].oidcs if identities else None
+    return (oidcs[0].issuer or "") if oidcs else ""
+
+
+class Eks(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    node_groups: dict[str, aws.eks.NodeGroup]
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("rankship:aws:EksCluster", name, None, opts)
+        self._args = args
+        vpc = Vpc(f"{name}-network", VpcArgs(args.cluster), pulumi.ResourceOptions(parent=self))
+        cluster = self._control_plane(name, vpc)
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
+                lambda v: spec.eks_kubeconfig(v[0], v[1], v[2], args.cluster.region)
+            )
+        )
+        node_role = self._role(f"{name}-node", "ec2.amazonaws.com", spec.EKS_NODE_POLICIES)
+        self.node_groups = {
+            p.name: self._node_group(name, cluster, node_role, vpc, p) for p in args.node_pools
+        }
+        self.oidc_provider_arn = self._irsa(name, cluster)
+        self._admins(name, cluster)
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidc_provider_arn": self.oidc_provider_arn,
+            }
+        )
+
+    def _role(self, name: str, service: str, policies: tuple[str, ...]) -> aws.iam.Role:
+        role = aws.iam.Role(
+            name,
+            assume_role_policy=spec.assume_role_policy(service),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for i, policy in enumerate(policies):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{i}", role=role.name, policy_arn=policy, opts=pulumi.ResourceOptions(parent=self)
+            )
+        return role
+
+    def _control_plane(self, name: str, vpc: Vpc) -> aws.eks.Cluster:
+        c = self._args.cluster
+        role = self._role(f"{name}-control-plane", "eks.amazonaws.com", (spec.EKS_CLUSTER_POLICY,))
+        return aws.eks.Cluster(
+            name,
+            name=c.name,
+            version=c.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=[*vpc.private_subnet_ids, *vpc.public_subnet_ids],
+                endpoint_private_access=True,
+                endpoint_public_access=True,
+                public_access_cidrs=[str(cidr) for cidr in c.public_access_cidrs],
+            ),
+            # Access entries instead of the aws-auth ConfigMap; whoever runs `pulumi up` becomes admin.
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
+            ),
+            enabled_cluster_log_types=["api", "audit", "authenticator"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _node_group(
+        self, name: str, cluster: aws.eks.Cluster, role: aws.iam.Role, vpc: Vpc, pool: NodePool
+    ) -> aws.eks.NodeGroup:
+        return aws.eks.NodeGroup(
+            f"{name}-{pool.name}",
+            cluster_name=cluster.name,
+            node_group_name=pool.name,
+            node_role_arn=role.arn,
+            subnet_ids=vpc.private_subnet_ids,
+            instance_types=list(pool.instance_types),
+            capacity_type=pool.capacity_type,
+            ami_type=spec.node_group_ami(pool),
+            disk_size=pool.disk_size_gib,
+            labels=pool.node_labels(),
+            taints=[aws.eks.NodeGroupTaintArgs(**t) for t in spec.node_group_taints(pool)],
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=pool.min_size, desired_size=pool.desired_size, max_size=pool.max_size
+            ),
+            # Only the first apply sets the size; afterwards the cluster autoscaler owns it.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+
+    def _irsa(self, name: str, cluster: aws.eks.Cluster) -> pulumi.Output[str]:
+        issuer = cluster.identities.apply(_issuer)
+        provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        c, a = self._args.cluster, self._args
+        self._irsa_role(
+            n.bundle_reader_role_name(c),
+            provider,
+            issuer,
+            (a.serving_namespace, n.SERVICE_ACCOUNT),
+            spec.bundle_reader_policy(sorted(a.bundle_buckets)),
+        )
+        self._irsa_role(
+            n.autoscaler_role_name(c),
+            provider,
+            issuer,
+            (n.AUTOSCALER_NAMESPACE, n.AUTOSCALER_SERVICE_ACCOUNT),
+            spec.cluster_autoscaler_policy(c),
+        )
+        return provider.arn
+
+    def _irsa_role(
+        self,
+        role_name: str,
+        provider: aws.iam.OpenIdConnectProvider,
+        issuer: pulumi.Output[str],
+        account: tuple[str, str],
+        policy: str,
+    ) -> aws.iam.Role:
+        """A role that exactly one Kubernetes service account can assume; its name fixes its ARN."""
+        trust = pulumi.Output.all(provider.arn, issuer).apply(
+            lambda v: spec.irsa_trust_policy(v[0], v[1], account[0], account[1])
+        )
+        role = aws.iam.Role(
+            role_name, name=role_name, assume_role_policy=trust, opts=pulumi.ResourceOptions(parent=self)
+        )
+        aws.iam.RolePolicy(role_name, role=role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self))
+        return role
+
+    def _admins(self, name: str, cluster: aws.eks.Cluster) -> None:
+        for i, principal in enumerate(self._args.cluster.admin_principal_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=principal,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=principal,
+                policy_arn=spec.EKS_ADMIN_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )

@@ -1,0 +1,253 @@
+"""Mandatory deployment rules as pure functions over plain resource properties.
+
+Nothing here imports pulumi_policy or anything from the rankship package: the CrossGuard pack
+(`__main__.py`, run by Pulumi in its own virtualenv) wraps these functions, and the manifest validator calls
+them on rendered Kubernetes objects. A rule takes a `Resource` and returns violation messages, each naming the
+resource; an empty list means the resource passes (or the rule does not apply to its type).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "present"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+MAX_POOL_NODES = 100
+NODE_GROUP_TYPE = "aws:eks/nodeGroup:NodeGroup"
+SELDON_TYPE = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_WORKLOAD_TEMPLATES = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+# NVIDIA GPU instance families on AWS; g4ad carries AMD GPUs and needs no NVIDIA taint.
+_GPU_FAMILY = re.compile(r"(p[2-6]|g[3-6]|gr6)[a-z]*")
+
+Props = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as a policy sees it: Pulumi type token, display name, input properties."""
+
+    type: str
+    name: str
+    props: Props
+
+    @property
+    def kind(self) -> str:
+        return self.type.rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    check: Callable[[Resource], list[str]]
+
+
+def is_gpu_instance_type(instance_type: str) -> bool:
+    family = instance_type.split(".", 1)[0]
+    return family != "g4ad" and _GPU_FAMILY.fullmatch(family) is not None
+
+
+def k8s_type(obj: Props) -> str:
+    """Pulumi type token of a Kubernetes object: `kubernetes:<group>/<version>:<Kind>` (group `core`)."""
+    api_version = str(obj.get("apiVersion", ""))
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{obj.get('kind', '')}"
+
+
+def resource_from_k8s(obj: Props) -> Resource:
+    meta = obj.get("metadata") or {}
+    name = meta.get("name", "<unnamed>")
+    return Resource(k8s_type(obj), f"{meta['namespace']}/{name}" if meta.get("namespace") else name, obj)
+
+
+def _pod_specs(res: Resource) -> Iterator[tuple[str, Props]]:
+    """(where, PodSpec) for every pod template a workload declares."""
+    spec = res.props.get("spec") or {}
+    if res.type == SELDON_TYPE:
+        for predictor in spec.get("predictors") or []:
+            for i, component in enumerate(predictor.get("componentSpecs") or []):
+                yield f"predictor {predictor.get('name')!r} componentSpecs[{i}]", component.get("spec") or {}
+    elif res.type.startswith("kubernetes:") and res.kind in _WORKLOAD_TEMPLATES:
+        yield "template", (spec.get("template") or {}).get("spec") or {}
+    elif res.type.startswith("kubernetes:") and res.kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        yield "jobTemplate", (job.get("template") or {}).get("spec") or {}
+    elif res.type.startswith("kubernetes:") and res.kind == "Pod":
+        yield "pod", spec
+
+
+def _containers(pod: Props) -> Iterator[Props]:
+    yield from pod.get("initContainers") or []
+    yield from pod.get("containers") or []
+
+
+def _label(res: Resource) -> str:
+    return f"{res.kind} {res.name!r}"
+
+
+def traffic_weights(res: Resource) -> list[str]:
+    if res.type != SELDON_TYPE:
+        return []
+    predictors = (res.props.get("spec") or {}).get("predictors") or []
+    live = [p for p in predictors if not p.get("shadow")]
+    shadows = len(predictors) - len(live)
+    errors = []
+    total = sum(int(p.get("traffic") or 0) for p in live)
+    if live and total != 100:
+        split = ", ".join(f"{p.get('name')}={p.get('traffic', 0)}" for p in live)
+        errors.append(f"{_label(res)}: traffic of non-shadow predictors sums to {total}, not 100 ({split})")
+    if shadows > 1:
+        errors.append(f"{_label(res)}: {shadows} shadow predictors, at most one is allowed")
+    if predictors and not live:
+        errors.append(f"{_label(res)}: a shadow predictor cannot be the only predictor")
+    return errors
+
+
+def predictor_version_labels(res: Resource) -> list[str]:
+    if res.type != SELDON_TYPE:
+        return []
+    predictors = (res.props.get("spec") or {}).get("predictors") or []
+    return [
+        f"{_label(res)}: predictor {p.get('name')!r} has no labels.version (Istio routes by it)"
+        for p in predictors
+        if not (p.get("labels") or {}).get("version")
+    ]
+
+
+def images_pinned_by_digest(res: Resource) -> list[str]:
+    return [
+        f"{_label(res)} {where}: container {c.get('name')!r} image {c.get('image')!r} is not pinned by digest"
+        for where, pod in _pod_specs(res)
+        for c in _containers(pod)
+        if not _DIGEST.search(str(c.get("image") or ""))
+    ]
+
+
+def container_limits(res: Resource) -> list[str]:
+    errors = []
+    for where, pod in _pod_specs(res):
+        for c in _containers(pod):
+            limits = (c.get("resources") or {}).get("limits") or {}
+            missing = [r for r in ("cpu", "memory") if r not in limits]
+            if missing:
+                errors.append(
+                    f"{_label(res)} {where}: container {c.get('name')!r} has no {'/'.join(missing)} limit"
+                )
+    return errors
+
+
+def _tolerates_gpu_taint(toleration: Props) -> bool:
+    key_ok = toleration.get("key") == GPU_TAINT_KEY or (
+        not toleration.get("key") and toleration.get("operator") == "Exists"
+    )
+    value_ok = toleration.get("operator") == "Exists" or toleration.get("value") == GPU_TAINT_VALUE
+    return key_ok and value_ok and toleration.get("effect") in (None, "", "NoSchedule")
+
+
+def gpu_workloads_tolerate_taint(res: Resource) -> list[str]:
+    errors = []
+    for where, pod in _pod_specs(res):
+        wants_gpu = any(
+            GPU_RESOURCE in ((c.get("resources") or {}).get(part) or {})
+            for c in _containers(pod)
+            for part in ("limits", "requests")
+        )
+        if wants_gpu and not any(_tolerates_gpu_taint(t) for t in pod.get("tolerations") or []):
+            errors.append(
+                f"{_label(res)} {where}: requests {GPU_RESOURCE} but does not tolerate "
+                f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"
+            )
+    return errors
+
+
+def _is_gpu_node_group(props: Props) -> bool:
+    ami = str(props.get("amiType") or "")
+    return (
+        "NVIDIA" in ami
+        or "GPU" in ami
+        or any(is_gpu_instance_type(t) for t in props.get("instanceTypes") or [])
+    )
+
+
+def gpu_pools_tainted(res: Resource) -> list[str]:
+    if res.type != NODE_GROUP_TYPE or not _is_gpu_node_group(res.props):
+        return []
+    wanted = {"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": "NO_SCHEDULE"}
+    taints = [{k: t.get(k) for k in wanted} for t in res.props.get("taints") or []]
+    if wanted in taints:
+        return []
+    return [
+        f"NodeGroup {res.name!r}: GPU node group lacks the taint {GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"
+    ]
+
+
+def no_privileged_or_host_access(res: Resource) -> list[str]:
+    errors = []
+    for where, pod in _pod_specs(res):
+        for flag in ("hostNetwork", "hostPID", "hostIPC"):
+            if pod.get(flag):
+                errors.append(f"{_label(res)} {where}: {flag} is not allowed")
+        for volume in pod.get("volumes") or []:
+            if volume.get("hostPath") is not None:
+                errors.append(f"{_label(res)} {where}: volume {volume.get('name')!r} is a hostPath")
+        for c in _containers(pod):
+            context = c.get("securityContext") or {}
+            if context.get("privileged"):
+                errors.append(f"{_label(res)} {where}: container {c.get('name')!r} is privileged")
+            if context.get("allowPrivilegeEscalation"):
+                errors.append(
+                    f"{_label(res)} {where}: container {c.get('name')!r} allows privilege escalation"
+                )
+    return errors
+
+
+def bounded_node_pools(res: Resource) -> list[str]:
+    if res.type != NODE_GROUP_TYPE:
+        return []
+    scaling = res.props.get("scalingConfig") or {}
+    keys = ("minSize", "desiredSize", "maxSize")
+    if any(scaling.get(k) is None for k in keys):
+        return [f"NodeGroup {res.name!r}: scalingConfig needs minSize, desiredSize and maxSize"]
+    low, desired, high = (int(scaling[k]) for k in keys)
+    if not 0 <= low <= desired <= high:
+        return [
+            f"NodeGroup {res.name!r}: need 0 <= minSize <= desiredSize <= maxSize, got {low}/{desired}/{high}"
+        ]
+    if high > MAX_POOL_NODES:
+        return [f"NodeGroup {res.name!r}: maxSize {high} exceeds the bound of {MAX_POOL_NODES} nodes"]
+    return []
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("traffic-weights", "Non-shadow predictor traffic sums to 100; at most one shadow.", traffic_weights),
+    Rule("predictor-version-label", "Every predictor carries labels.version.", predictor_version_labels),
+    Rule(
+        "images-pinned-by-digest",
+        "Every container image is pinned by sha256 digest.",
+        images_pinned_by_digest,
+    ),
+    Rule("container-limits", "Every container declares CPU and memory limits.", container_limits),
+    Rule(
+        "gpu-workloads-tolerate-taint",
+        "Pods using GPUs tolerate the GPU taint.",
+        gpu_workloads_tolerate_taint,
+    ),
+    Rule("gpu-pools-tainted", "GPU node groups carry the GPU NoSchedule taint.", gpu_pools_tainted),
+    Rule(
+        "no-privileged-or-host-access",
+        "No privileged containers, privilege escalation, hostPath volumes or host namespaces.",
+        no_privileged_or_host_access,
+    ),
+    Rule("bounded-node-pools", "Node groups have ordered, bounded autoscaling sizes.", bounded_node_pools),
+)
+
+
+def evaluate(res: Resource) -> list[str]:
+    """All violations of all rules for one resource, each prefixed with the rule name."""
+    return [f"[{rule.name}] {message}" for rule in RULES for message in rule.check(res)]

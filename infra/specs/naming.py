@@ -1,0 +1,60 @@
+"""Names, labels and ports shared by the specs, the components and the tests.
+
+Ports and the metrics path are Seldon Core 1.17 defaults: the Python wrapper serves REST on 9000, gRPC on 5000
+and Prometheus metrics on 6000; the executor Seldon injects next to it serves 8000 (REST, and metrics under
+the same port name) and 5001 (gRPC).
+"""
+
+from __future__ import annotations
+
+from infra.config_models import EksCluster
+
+MODEL_CONTAINER = "ranker"
+BUNDLE_MOUNT = "/mnt/models"
+HTTP_PORT, GRPC_PORT, METRICS_PORT = 9000, 5000, 6000
+EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT = 8000, 5001
+METRICS_PORT_NAME = "metrics"
+METRICS_PATH = "/prometheus"
+SERVING_UID = 8888  # the uid Seldon's operator runs its executor as; one uid keeps /mnt/models readable
+
+VERSION_LABEL = "version"
+MODEL_LABEL = "rankship.io/model"
+TRACK_LABEL = "rankship.io/track"
+SELDON_MANAGED_BY = {"app.kubernetes.io/managed-by": "seldon-core"}
+PART_OF = {"app.kubernetes.io/part-of": "rankship"}
+# Prometheus target labels copied from the pod labels above (see the PodMonitor relabelings).
+PROM_MODEL_LABEL = "rankship_model"
+PROM_TRACK_LABEL = "rankship_track"
+
+SERVICE_ACCOUNT = "rankship-model-server"
+ISTIO_NAMESPACE = "istio-system"
+INGRESS_GATEWAY_RELEASE = "istio-ingressgateway"
+INGRESS_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+SELDON_GATEWAY = "seldon-gateway"
+SELDON_NAMESPACE = "seldon-system"
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
+PROMETHEUS_POD_SELECTOR = {"app.kubernetes.io/name": "prometheus"}
+GRAFANA_SERVICE = f"{PROMETHEUS_RELEASE}-grafana"
+AUTOSCALER_NAMESPACE = "kube-system"
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+
+TRACKS = ("stable", "canary", "shadow")
+
+
+def bundle_reader_role_name(cluster: EksCluster) -> str:
+    return f"{cluster.name}-bundle-reader"
+
+
+def autoscaler_role_name(cluster: EksCluster) -> str:
+    return f"{cluster.name}-cluster-autoscaler"
+
+
+def role_arn(cluster: EksCluster, role_name: str) -> str:
+    """IAM role ARNs are predictable from account and name, which keeps the Kubernetes specs pure."""
+    return f"arn:aws:iam::{cluster.account_id}:role/{role_name}"
+
+
+def endpoint_path(namespace: str, model: str) -> str:
+    """Seldon's Istio VirtualService prefix plus the Seldon protocol prediction route."""
+    return f"/seldon/{namespace}/{model}/api/v1.0/predictions"
