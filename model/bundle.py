@@ -93,7 +93,7 @@ def write_bundle(contents: Mapping[str, bytes | Path], root: Path) -> BundleInfo
                 target.write_bytes(content)
         manifest = _manifest_text(tmp)
         (tmp / MANIFEST).write_text(manifest, encoding="utf-8")
-        bundle_id = hashlib.sha256(manifest.encode("utf-8")).hexdigest()
+        bundle_id = verify_bundle(tmp).bundle_id  # an incomplete bundle never gets a name
         final = root / bundle_id
         if final.exists():
             shutil.rmtree(tmp)

@@ -1,0 +1,118 @@
+"""`python -m model <step>`: a thin CLI over the pipeline steps.
+
+Exit codes: 0 success (for `package`/`pipeline`: the gate passed and a bundle was written), 1 the gate
+failed, 2 bad input (flags, config, data, bundle) with a message naming the bad thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from model.config import PRESETS, ConfigError, PipelineConfig, load_config  # noqa: E402
+
+STEPS = ("data", "train", "optimize", "evaluate", "package", "pipeline")
+EXIT_GATE_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m model",
+        description="Train, optimize, evaluate and package a Transformer search ranker.",
+        epilog="Exit codes: 0 ok, 1 quality gate failed, 2 bad input.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="YAML file overriding the preset (see model/config.py)")
+    common.add_argument("--preset", choices=sorted(PRESETS), default=None, help="starting settings (default: default)")
+    common.add_argument("--out", type=Path, default=Path("artifacts"), help="output directory (default: artifacts)")
+    common.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sub = p.add_subparsers(dest="step", required=True, metavar="STEP")
+    helps = {
+        "data": "load or generate the data set and split it by query",
+        "train": "train the fp32 Transformer ranker",
+        "optimize": "prune, cluster and export LiteRT variants",
+        "evaluate": "measure quality, size and latency of every variant",
+        "package": "apply the quality gate, write the bundle and the report",
+        "pipeline": "all of the above, in order",
+    }
+    for step in STEPS:
+        sp = sub.add_parser(step, parents=[common], help=helps[step], description=helps[step])
+        if step in ("evaluate", "pipeline"):
+            sp.add_argument(
+                "--baseline", type=Path, help="bundle directory of the model in production (for change bounds)"
+            )
+    return p
+
+
+def _config(args: argparse.Namespace) -> PipelineConfig:
+    if args.config is not None and args.preset is not None:
+        # The file may name its own preset; an explicit flag on top would be ambiguous.
+        cfg = load_config(args.config, preset=args.preset)
+    else:
+        cfg = load_config(args.config, preset=args.preset or "default")
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from model import pipeline as pl
+    from model import steps
+    from model.package import step_package
+
+    cfg = _config(args)
+    ws = pl.Workspace(args.out)
+    progress = not args.no_progress
+    baseline = getattr(args, "baseline", None)
+    timer = pl.Timer()
+    if args.step in ("data", "pipeline"):
+        summary = timer.run("data", steps.step_data, cfg, ws)
+        print(f"data: {summary}")
+    if args.step in ("train", "pipeline"):
+        history = timer.run("train", steps.step_train, cfg, ws, progress)
+        print(f"train: valid NDCG@10 per epoch {[round(x, 4) for x in history['val_ndcg@10']]}")
+    if args.step in ("optimize", "pipeline"):
+        variants = timer.run("optimize", steps.step_optimize, cfg, ws, progress)
+        print(f"optimize: {len(variants)} variants in {ws.variants_dir}")
+    if args.step in ("evaluate", "pipeline"):
+        timer.run("evaluate", steps.step_evaluate, cfg, ws, baseline, dict(timer.seconds), progress)
+        print(f"evaluate: {ws.record}")
+    if args.step in ("package", "pipeline"):
+        result = step_package(cfg, ws, dict(timer.seconds))
+        print(f"report: {result.report}")
+        if not result.passed:
+            print("gate: FAILED — no variant passed every bound; see the report", file=sys.stderr)
+            return EXIT_GATE_FAILED
+        assert result.bundle is not None
+        print(f"gate: passed — shipped {result.record.shipped} as bundle {result.bundle.path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from model.bundle import BundleError
+    from model.data.schema import DataError
+    from model.pipeline import StepOrderError
+    from model.tokenizer import TokenizerError
+
+    args = parser().parse_args(argv)
+    for flag in ("config", "baseline"):
+        path = getattr(args, flag, None)
+        if path is not None and not path.exists():
+            print(f"error: --{flag} {path}: no such file or directory", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    start = time.perf_counter()
+    try:
+        code = run(args)
+    except (ConfigError, DataError, BundleError, StepOrderError, TokenizerError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

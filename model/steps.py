@@ -1,0 +1,119 @@
+"""One function per pipeline step; see pipeline.py for what each reads and writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from model import pipeline as pl  # noqa: E402
+from model.bm25 import bm25_scores  # noqa: E402
+from model.bundle import verify_bundle  # noqa: E402
+from model.config import PipelineConfig  # noqa: E402
+from model.data import load  # noqa: E402
+from model.data.splits import split_by_query  # noqa: E402
+from model.evaluate import QUALITY_KEYS, encode_split, evaluate_variant, latency_tokens, score_split  # noqa: E402
+from model.metrics import ranking_metrics  # noqa: E402
+from model.record import BaselineResult, RunRecord, VariantResult  # noqa: E402
+from model.tokenizer import Tokenizer  # noqa: E402
+
+
+def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]]:
+    frame = load(cfg.data)
+    splits = split_by_query(frame, cfg.data.split, cfg.data.seed)
+    source = cfg.data.source if cfg.data.path is None else f"{cfg.data.source}:{cfg.data.path}"
+    pl.save_config(ws, cfg)
+    return pl.save_splits(ws, splits, source)
+
+
+def step_train(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> dict[str, list[float]]:
+    from model.ranker import save_ranker
+    from model.train import train_ranker
+
+    splits = pl.load_splits(ws)
+    tokenizer = Tokenizer.from_config(cfg.tokenizer)
+    result = train_ranker(cfg, tokenizer, splits.train, splits.valid, progress=progress)
+    save_ranker(result.model, ws.fp32)
+    tokenizer.save(ws.tokenizer)
+    history = {
+        "loss": [r.train_loss for r in result.history],
+        "val_ndcg@10": [r.valid_ndcg for r in result.history],
+        "examples_per_second": [r.examples_per_second for r in result.history],
+        "best_epoch": [float(result.best_epoch)],
+    }
+    pl.write_json(ws.history, history)
+    return history
+
+
+def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> list[VariantResult]:
+    from model.optimize import optimize_ranker
+    from model.ranker import load_ranker
+
+    splits = pl.load_splits(ws)
+    tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))
+    model = load_ranker(pl.require(ws.fp32, "train"))
+    result = optimize_ranker(cfg, tokenizer, model, (splits.train, splits.valid), ws.variants_dir, progress)
+    variants = [
+        VariantResult(v.name, v.kind, str(v.path), v.parent, v.notes) for v in result.variants
+    ]
+    pl.write_json(
+        ws.variants,
+        {
+            "variants": [asdict(v) for v in variants],
+            "qat": result.qat,
+            "sparsity": result.sparsity,
+            "clusters": result.clusters,
+        },
+    )
+    return variants
+
+
+def _baseline(path: Path, test_frame, threads: int) -> BaselineResult:  # type: ignore[no-untyped-def]
+    """Re-score the production bundle on this run's test split with its own tokenizer and model."""
+    from model.scoring import open_scorer
+
+    info = verify_bundle(path)
+    tokenizer = Tokenizer.load(info.path / "tokenizer.json")
+    scores = score_split(encode_split(test_frame, tokenizer), open_scorer(info.path / "model.tflite", "tflite", threads).score,
+                         desc="scoring production baseline")
+    metrics = ranking_metrics(test_frame, scores, k=10)
+    return BaselineResult(info.bundle_id, {k: float(metrics[k]) for k in QUALITY_KEYS})
+
+
+def step_evaluate(
+    cfg: PipelineConfig,
+    ws: pl.Workspace,
+    baseline: Path | None = None,
+    timings: dict[str, float] | None = None,
+    progress: bool = True,
+) -> RunRecord:
+    from model.scoring import open_scorer
+
+    splits = pl.load_splits(ws)
+    tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))
+    optimized = json.loads(pl.require(ws.variants, "optimize").read_text())
+    test = encode_split(splits.test, tokenizer)
+    bench = latency_tokens(test, cfg.evaluate.latency_candidates, cfg.data.seed)
+    variants = []
+    for raw in optimized["variants"]:
+        variant = VariantResult(**raw)
+        scorer = open_scorer(Path(variant.path), variant.kind, cfg.evaluate.litert_threads, variant.name)
+        variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, progress))
+    bm25 = ranking_metrics(splits.test, bm25_scores(splits.test), k=10)
+    summary = pl.data_summary(ws)
+    record = RunRecord(
+        preset=cfg.preset,
+        data_source=str(summary["source"]),
+        splits=summary["splits"],  # type: ignore[arg-type]
+        variants=variants,
+        bm25={k: float(bm25[k]) for k in QUALITY_KEYS},
+        history=json.loads(pl.require(ws.history, "train").read_text()),
+        qat_outcome=str(optimized["qat"]),
+        baseline=_baseline(baseline, splits.test, cfg.evaluate.litert_threads) if baseline else None,
+        timings_s=dict(timings or {}),
+    )
+    ws.record.write_text(record.to_json(), encoding="utf-8")
+    return record

@@ -1,0 +1,271 @@
+"""Hashed word + character n-gram tokenizer shared by training and serving.
+
+There is no vocabulary to ship or to drift: a word's ids are stable hashes (CRC-32, never Python's
+salted `hash()`) of the word and of its character n-grams, fastText style. A misspelled word keeps most
+of its n-grams, so it lands near the correct spelling instead of on an unknown-word id.
+
+Encoding of one (query, product text) pair, `seq_len = 2 + max_query_words + max_product_words`:
+
+    position:  0      1 .. nq          nq + 1   nq + 2 .. nq + 1 + np   rest
+    content:   [CLS]  query words      [SEP]    product words           padding
+
+Each position carries `subtokens_per_word` ids: the word's own hash, then (with `match_markers`) a
+marker when the word also occurs on the other side of [SEP], then n-gram hashes, 0-padded. [CLS] and
+[SEP] sit in sub-token slot 0. Ids 0..4 are reserved (padding, [CLS], [SEP], [EXACT], [FUZZY]); hashes
+map into 5..buckets-1.
+
+Match markers give the cross-encoder the signal BM25 is built on (which query words a product contains)
+without having to learn word identity from a few thousand queries: [EXACT] for the same word, [FUZZY]
+for words one edit apart (insert, delete, substitute, swap; both at least FUZZY_MIN_CHARS long), found
+through deletion neighbourhoods (SymSpell) so it costs a few set look-ups per word.
+
+This module is imported by the serving runtime, whose virtualenv has numpy<2 and neither TensorFlow nor
+pydantic: keep it stdlib + numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FORMAT = "rankship-hash-tokenizer"
+FORMAT_VERSION = 1
+PAD_ID, CLS_ID, SEP_ID, EXACT_ID, FUZZY_ID = 0, 1, 2, 3, 4
+RESERVED_IDS = 5
+FUZZY_MIN_CHARS = 4
+# Description words appended to the title to form the product text (the title carries most signal and
+# the sequence is short; a few description words help products with terse titles).
+DESCRIPTION_WORDS = 8
+# A "word" longer than this is cut: bounds the n-gram work for pathological input (URLs, base64, ...).
+MAX_WORD_CHARS = 32
+_WORD = re.compile(r"[^\W_]+")
+_CACHE_LIMIT = 500_000
+
+# name -> (type, minimum); all required, no others allowed.
+_SETTINGS: dict[str, tuple[type, int]] = {
+    "buckets": (int, 64),
+    "ngram_min": (int, 1),
+    "ngram_max": (int, 1),
+    "subtokens_per_word": (int, 1),
+    "max_query_words": (int, 1),
+    "max_product_words": (int, 1),
+    "lowercase": (bool, 0),
+    "match_markers": (bool, 0),
+}
+
+
+class TokenizerError(ValueError):
+    """Unusable tokenizer settings or file; the message names the key or file."""
+
+
+def product_text(title: str, description: str | None = None) -> str:
+    """The product text the ranker reads: the title, then the first few description words."""
+    title = title or ""
+    if not description:
+        return title
+    extra = description.split(maxsplit=DESCRIPTION_WORDS)[:DESCRIPTION_WORDS]
+    return f"{title} {' '.join(extra)}" if extra else title
+
+
+def _check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(settings, Mapping):
+        raise TokenizerError(f"tokenizer settings must be a mapping, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TokenizerError(f"tokenizer settings: unknown key {unknown[0]!r}")
+    out: dict[str, Any] = {}
+    for key, (kind, minimum) in _SETTINGS.items():
+        if key not in settings:
+            raise TokenizerError(f"tokenizer settings: missing key {key!r}")
+        value = settings[key]
+        # bool is an int subclass: reject True for an int field and 1 for a bool field.
+        if type(value) is not kind:
+            raise TokenizerError(f"tokenizer settings: {key} must be {kind.__name__}, got {value!r}")
+        if kind is int and value < minimum:
+            raise TokenizerError(f"tokenizer settings: {key} must be >= {minimum}, got {value}")
+        out[key] = value
+    if out["ngram_max"] < out["ngram_min"]:
+        raise TokenizerError("tokenizer settings: ngram_max must be >= ngram_min")
+    return out
+
+
+def _hash(salt: str, text: str) -> int:
+    return zlib.crc32(f"{salt}\x00{text}".encode())
+
+
+class Tokenizer:
+    """Turns a query and candidate product texts into int32 token arrays [N, seq_len, subtokens]."""
+
+    def __init__(self, settings: Mapping[str, Any]):
+        self.settings = _check_settings(settings)
+        s = self.settings
+        self.buckets: int = s["buckets"]
+        self.subtokens: int = s["subtokens_per_word"]
+        self.max_query_words: int = s["max_query_words"]
+        self.max_product_words: int = s["max_product_words"]
+        self.seq_len: int = 2 + self.max_query_words + self.max_product_words
+        self.markers: bool = s["match_markers"] and self.subtokens >= 2
+        self._cache: dict[str, tuple[int, ...]] = {}
+        self._variants: dict[str, frozenset[str]] = {}
+        self._rows: dict[tuple[str, int], tuple[int, ...]] = {}
+
+    @classmethod
+    def from_config(cls, config: Any) -> Tokenizer:
+        """From a `model.config.TokenizerConfig` (anything with pydantic's `model_dump`)."""
+        return cls(config.model_dump())
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        doc = {"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings}
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "tokenizer.json") -> Tokenizer:
+        """Parse `to_json` output; `source` names the file in errors."""
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise TokenizerError(f"{source}: not valid JSON: {e}") from e
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise TokenizerError(f"{source}: not a {FORMAT} file")
+        if doc.get("version") != FORMAT_VERSION:
+            raise TokenizerError(
+                f"{source}: format version {doc.get('version')!r} unsupported (expected {FORMAT_VERSION})"
+            )
+        try:
+            return cls(doc.get("settings"))  # type: ignore[arg-type]
+        except TokenizerError as e:
+            raise TokenizerError(f"{source}: {e}") from e
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Tokenizer:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise TokenizerError(f"{path}: cannot read tokenizer: {e}") from e
+        return cls.from_json(text, source=str(path))
+
+    # -- encoding ----------------------------------------------------------------------------------
+    def words(self, text: str, limit: int) -> list[str]:
+        """NFKC-normalised (and lowercased) words of `text`, at most `limit` of them."""
+        # Normalise only a generous prefix: a megabyte of text costs no more than a sentence.
+        text = unicodedata.normalize("NFKC", (text or "")[: limit * (MAX_WORD_CHARS + 8)])
+        if self.settings["lowercase"]:
+            text = text.lower()
+        out = []
+        for match in _WORD.finditer(text):
+            out.append(match.group()[:MAX_WORD_CHARS])
+            if len(out) == limit:
+                break
+        return out
+
+    def word_ids(self, word: str) -> tuple[int, ...]:
+        """The word's hash, then its n-gram hashes with the smallest raw hash values (bottom-k).
+
+        Bottom-k (MinHash) selection means two spellings keep a shared n-gram with probability that
+        grows with their overlap, whatever the word length.
+        """
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        span = self.buckets - RESERVED_IDS
+        marked = f"<{word}>"
+        grams = {
+            marked[i : i + n]
+            for n in range(self.settings["ngram_min"], self.settings["ngram_max"] + 1)
+            for i in range(len(marked) - n + 1)
+        }
+        grams.discard(marked)  # the whole word is already the first sub-token
+        picked = sorted(_hash("g", g) for g in grams)[: self.subtokens - 1]
+        ids = (RESERVED_IDS + _hash("w", word) % span, *(RESERVED_IDS + h % span for h in picked))
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = ids
+        return ids
+
+    def variants(self, word: str) -> frozenset[str]:
+        """The word and its one-deletion variants: two words are one edit apart iff these intersect."""
+        found = self._variants.get(word)
+        if found is None:
+            found = frozenset({word, *(word[:i] + word[i + 1 :] for i in range(len(word)))})
+            if len(self._variants) >= _CACHE_LIMIT:
+                self._variants.clear()
+            self._variants[word] = found
+        return found
+
+    def row(self, word: str, mark: int = 0) -> tuple[int, ...]:
+        """The `subtokens_per_word` ids of one word position: word hash, [mark], n-grams, 0-padding."""
+        key = (word, mark)
+        found = self._rows.get(key)
+        if found is None:
+            ids = self.word_ids(word)
+            if mark:
+                ids = (ids[0], mark, *ids[1 : self.subtokens - 1])
+            found = ids + (PAD_ID,) * (self.subtokens - len(ids))
+            if len(self._rows) >= _CACHE_LIMIT:
+                self._rows.clear()
+            self._rows[key] = found
+        return found
+
+    def _matcher(self, query: list[str]) -> Callable[[str], tuple[int, tuple[int, ...]]]:
+        """word -> (its mark, the query positions it matches), memoised for one query."""
+        exact: dict[str, list[int]] = {}
+        by_variant: dict[str, list[int]] = {}
+        for j, word in enumerate(query):
+            exact.setdefault(word, []).append(j)
+            if len(word) >= FUZZY_MIN_CHARS:
+                for v in self.variants(word):
+                    by_variant.setdefault(v, []).append(j)
+        memo: dict[str, tuple[int, tuple[int, ...]]] = {}
+
+        def match(word: str) -> tuple[int, tuple[int, ...]]:
+            found = memo.get(word)
+            if found is None:
+                if not self.markers:
+                    found = (0, ())
+                elif word in exact:
+                    found = (EXACT_ID, tuple(exact[word]))
+                elif len(word) >= FUZZY_MIN_CHARS:
+                    hits = tuple(sorted({j for v in self.variants(word) for j in by_variant.get(v, ())}))
+                    found = (FUZZY_ID if hits else 0, hits)
+                else:
+                    found = (0, ())
+                memo[word] = found
+            return found
+
+        return match
+
+    def encode(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
+        """Tokens for one query against N product texts: int32 [N, seq_len, subtokens_per_word]."""
+        out = np.zeros((len(texts), self.seq_len, self.subtokens), dtype=np.int32)
+        q = self.words(query, self.max_query_words)
+        start = 2 + len(q)
+        out[:, 0, 0] = CLS_ID
+        out[:, start - 1, 0] = SEP_ID
+        match = self._matcher(q)
+        for i, text in enumerate(texts):
+            p = self.words(text, self.max_product_words)
+            q_marks = [0] * len(q)
+            p_rows = []
+            for word in p:
+                mark, hits = match(word)
+                p_rows.append(self.row(word, mark))
+                for j in hits:
+                    # [EXACT] wins over [FUZZY] when several product words match the same query word.
+                    q_marks[j] = EXACT_ID if mark == EXACT_ID else (q_marks[j] or mark)
+            if q:
+                out[i, 1 : start - 1] = [self.row(w, m) for w, m in zip(q, q_marks, strict=True)]
+            if p_rows:
+                out[i, start : start + len(p)] = p_rows
+        return out
