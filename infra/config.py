@@ -28,6 +28,7 @@ from infra.config_models import (
     ServingSettings,
 )
 from infra.config_serving import ModelSettings
+from infra.config_training import TrainingSettings, training_problems
 
 PROJECT = "rankship"
 SETTINGS_KEY = f"{PROJECT}:settings"
@@ -44,13 +45,14 @@ class SettingsError(ValueError):
 
 
 class StackSettings(Frozen):
-    """Everything one stack deploys: cluster, node pools, platform add-ons, served models."""
+    """Everything one stack deploys: cluster, node pools, platform add-ons, served models, training."""
 
     cluster: Annotated[ExistingCluster | EksCluster, Field(discriminator="provider")]
     node_pools: tuple[NodePool, ...] = ()
     platform: PlatformSettings
     serving: ServingSettings = ServingSettings()
     models: tuple[ModelSettings, ...]
+    training: TrainingSettings = TrainingSettings()
 
     @field_validator("models")
     @classmethod
@@ -75,6 +77,7 @@ class StackSettings(Frozen):
             *_duplicates("models", [m.name for m in self.models]),
             *_platform_problems(self),
             *_gpu_problems(self),
+            *training_problems(self.training, self.gpu_pools, self.is_eks),
         ]
         if problems:
             # One line per problem; parse_settings splits them back into separate entries.

@@ -64,20 +64,29 @@ class Bundle(Frozen):
         return self.uri.removeprefix("s3://").split("/", 1)[0]
 
 
-class Resources(Frozen):
+class Compute(Frozen):
+    """CPU and memory requests and limits of one container (serving replica or training worker)."""
+
     cpu: Quantity = "1"
     memory: Quantity = "2Gi"
     cpu_limit: Quantity = "2"
     memory_limit: Quantity = "2Gi"
-    gpu: int = Field(default=0, ge=0, le=8, description="nvidia.com/gpu per replica")
-    gpu_type: Name | None = Field(default=None, description="pin to pools whose gpu.type matches")
 
     @model_validator(mode="after")
-    def _limits_cover_requests(self) -> Resources:
+    def _limits_cover_requests(self) -> Compute:
         if parse_quantity(self.cpu_limit) < parse_quantity(self.cpu):
             raise ValueError(f"cpu_limit {self.cpu_limit} is below the cpu request {self.cpu}")
         if parse_quantity(self.memory_limit) < parse_quantity(self.memory):
             raise ValueError(f"memory_limit {self.memory_limit} is below the memory request {self.memory}")
+        return self
+
+
+class Resources(Compute):
+    gpu: int = Field(default=0, ge=0, le=8, description="nvidia.com/gpu per replica")
+    gpu_type: Name | None = Field(default=None, description="pin to pools whose gpu.type matches")
+
+    @model_validator(mode="after")
+    def _gpu_type_needs_gpus(self) -> Resources:
         if self.gpu_type is not None and self.gpu == 0:
             raise ValueError("gpu_type is set but gpu is 0")
         return self

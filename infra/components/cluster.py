@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.components.eks import Eks, EksClusterArgs
+from infra.components.eks import Eks, EksClusterArgs, TrainerAccess
 from infra.config import StackSettings
 from infra.config_models import EksCluster, ExistingCluster
 
@@ -40,9 +40,15 @@ def eks_cluster(settings: StackSettings, cluster: EksCluster) -> ClusterHandle:
             tags={"rankship:cluster": cluster.name, "managed-by": "pulumi"}
         ),
     )
+    training = settings.training
+    trainer = None
+    if training.on_cluster:
+        trainer = TrainerAccess(training.namespace, training.bucket, training.submitter_arns)
     eks = Eks(
         cluster.name,
-        EksClusterArgs(cluster, settings.node_pools, _bundle_buckets(settings), settings.serving.namespace),
+        EksClusterArgs(
+            cluster, settings.node_pools, _bundle_buckets(settings), settings.serving.namespace, trainer
+        ),
         pulumi.ResourceOptions(providers=[aws_provider]),
     )
     provider = k8s.Provider(

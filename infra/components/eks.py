@@ -15,11 +15,21 @@ from infra.specs import naming as n
 
 
 @dataclass(frozen=True)
+class TrainerAccess:
+    """IRSA for the training Job; EKS access for the principals that submit runs (the release workflow)."""
+
+    namespace: str
+    bucket: str
+    submitter_arns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EksClusterArgs:
     cluster: EksCluster
     node_pools: tuple[NodePool, ...]
     bundle_buckets: tuple[str, ...]
     serving_namespace: str
+    trainer: TrainerAccess | None = None  # set when the stack trains on the cluster
 
 
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str:
@@ -139,6 +149,14 @@ class Eks(pulumi.ComponentResource):
             (n.AUTOSCALER_NAMESPACE, n.AUTOSCALER_SERVICE_ACCOUNT),
             spec.cluster_autoscaler_policy(c),
         )
+        if a.trainer is not None:
+            self._irsa_role(
+                n.trainer_role_name(c),
+                provider,
+                issuer,
+                (a.trainer.namespace, n.TRAINER_SERVICE_ACCOUNT),
+                spec.trainer_policy(a.trainer.bucket),
+            )
         return provider.arn
 
     def _irsa_role(
@@ -160,18 +178,35 @@ class Eks(pulumi.ComponentResource):
         return role
 
     def _admins(self, name: str, cluster: aws.eks.Cluster) -> None:
+        cluster_wide = aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster")
         for i, principal in enumerate(self._args.cluster.admin_principal_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{i}",
-                cluster_name=cluster.name,
-                principal_arn=principal,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i}",
-                cluster_name=cluster.name,
-                principal_arn=principal,
-                policy_arn=spec.EKS_ADMIN_POLICY,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-            )
+            self._access(f"{name}-admin-{i}", cluster, principal, spec.EKS_ADMIN_POLICY, cluster_wide)
+        trainer = self._args.trainer
+        if trainer is None:
+            return
+        # Submitting a run needs Jobs, Services, ConfigMaps, pods and their logs in one namespace, no more.
+        scope = aws.eks.AccessPolicyAssociationAccessScopeArgs(
+            type="namespace", namespaces=[trainer.namespace]
+        )
+        for i, principal in enumerate(trainer.submitter_arns):
+            self._access(f"{name}-train-submitter-{i}", cluster, principal, spec.EKS_EDIT_POLICY, scope)
+
+    def _access(
+        self,
+        name: str,
+        cluster: aws.eks.Cluster,
+        principal: str,
+        policy: str,
+        scope: aws.eks.AccessPolicyAssociationAccessScopeArgs,
+    ) -> None:
+        entry = aws.eks.AccessEntry(
+            name, cluster_name=cluster.name, principal_arn=principal, opts=pulumi.ResourceOptions(parent=self)
+        )
+        aws.eks.AccessPolicyAssociation(
+            name,
+            cluster_name=cluster.name,
+            principal_arn=principal,
+            policy_arn=policy,
+            access_scope=scope,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+        )

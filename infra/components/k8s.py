@@ -19,10 +19,23 @@ def resource_name(obj: dict[str, Any]) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}"
 
 
+# A training Job runs for hours: `pulumi up` declares it and moves on; the release workflow does the waiting.
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+
+
+def _annotated(obj: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+    metadata = {**obj["metadata"], "annotations": {**obj["metadata"].get("annotations", {}), **annotations}}
+    return {**obj, "metadata": metadata}
+
+
 def with_await(obj: dict[str, Any]) -> dict[str, Any]:
     """Copy of a SeldonDeployment that makes `pulumi up` wait until Seldon reports it Available."""
-    metadata = {**obj["metadata"], "annotations": {**obj["metadata"].get("annotations", {}), **SELDON_AWAIT}}
-    return {**obj, "metadata": metadata}
+    return _annotated(obj, SELDON_AWAIT)
+
+
+def without_await(obj: dict[str, Any]) -> dict[str, Any]:
+    """Copy of an object that `pulumi up` creates without waiting for it to become ready or complete."""
+    return _annotated(obj, SKIP_AWAIT)
 
 
 def apply_object(obj: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Resource:
@@ -40,6 +53,10 @@ def apply_object(obj: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Re
         )
     if kind == "ConfigMap":
         return k8s.core.v1.ConfigMap(name, metadata=meta, data=obj.get("data"), opts=opts)
+    if kind == "Service":
+        return k8s.core.v1.Service(name, metadata=meta, spec=obj["spec"], opts=opts)
+    if kind == "Job":
+        return k8s.batch.v1.Job(name, metadata=meta, spec=obj["spec"], opts=opts)
     if kind == "NetworkPolicy":
         return k8s.networking.v1.NetworkPolicy(name, metadata=meta, spec=obj["spec"], opts=opts)
     # Custom resources (SeldonDeployment, PodMonitor, PrometheusRule, Gateway): CRDs come from the add-ons.

@@ -207,6 +207,27 @@ def no_privileged_or_host_access(res: Resource) -> list[str]:
     return errors
 
 
+def _job_specs(res: Resource) -> Iterator[tuple[str, Props]]:
+    spec = res.props.get("spec") or {}
+    if res.type.startswith("kubernetes:batch/") and res.kind == "Job":
+        yield "spec", spec
+    elif res.type.startswith("kubernetes:batch/") and res.kind == "CronJob":
+        yield "jobTemplate", (spec.get("jobTemplate") or {}).get("spec") or {}
+
+
+def jobs_have_deadlines(res: Resource) -> list[str]:
+    """A Job without a deadline can hold its nodes (GPUs) forever, e.g. a worker waiting for a lost peer."""
+    errors = []
+    for where, job in _job_specs(res):
+        deadline = job.get("activeDeadlineSeconds")
+        # Numbers reach CrossGuard as floats; a bool is not a number of seconds.
+        if isinstance(deadline, bool) or not isinstance(deadline, int | float) or deadline <= 0:
+            errors.append(f"{_label(res)} {where}: no activeDeadlineSeconds (a stuck run would never end)")
+        if job.get("backoffLimit") is None and job.get("backoffLimitPerIndex") is None:
+            errors.append(f"{_label(res)} {where}: no backoffLimit (the default retries 6 times)")
+    return errors
+
+
 def bounded_node_pools(res: Resource) -> list[str]:
     if res.type != NODE_GROUP_TYPE:
         return []
@@ -245,6 +266,11 @@ RULES: tuple[Rule, ...] = (
         no_privileged_or_host_access,
     ),
     Rule("bounded-node-pools", "Node groups have ordered, bounded autoscaling sizes.", bounded_node_pools),
+    Rule(
+        "jobs-have-deadlines",
+        "Jobs set activeDeadlineSeconds and an explicit backoffLimit.",
+        jobs_have_deadlines,
+    ),
 )
 
 

@@ -14,6 +14,7 @@ from infra.specs.dashboard import dashboard_config_map
 from infra.specs.monitoring import pod_monitor, prometheus_rule
 from infra.specs.namespace import namespace_objects
 from infra.specs.seldon import seldon_deployment
+from infra.specs.training import training_objects
 
 __all__ = ["build_model_objects", "build_namespace_objects", "build_stack_objects", "model_settings"]
 
@@ -40,8 +41,11 @@ def build_model_objects(settings: StackSettings, model: ModelSettings) -> list[d
 
 
 def build_stack_objects(settings: StackSettings) -> list[dict[str, Any]]:
-    """Every Kubernetes object the stack's workloads need, in apply order (namespace first)."""
+    """Every Kubernetes object the stack's workloads need, in apply order (namespace first).
+
+    With `training.runner: cluster` the training namespace and the run's Job come last (`specs/training.py`).
+    """
     objects = build_namespace_objects(settings)
     for model in settings.models:
         objects += build_model_objects(settings, model)
-    return objects
+    return objects + training_objects(settings)

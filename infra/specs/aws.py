@@ -22,6 +22,7 @@ EKS_NODE_POLICIES = (
 )
 EKS_CLUSTER_POLICY = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
 EKS_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+EKS_EDIT_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 # Amazon Linux 2023 AMIs; the NVIDIA variant ships the driver and container toolkit.
 AMI_STANDARD = "AL2023_x86_64_STANDARD"
 AMI_NVIDIA = "AL2023_x86_64_NVIDIA"
@@ -94,6 +95,25 @@ def bundle_reader_policy(buckets: list[str]) -> str:
             "Action": ["s3:ListBucket"],
             "Resource": [f"arn:aws:s3:::{b}" for b in buckets],
             "Condition": {"StringLike": {"s3:prefix": ["bundles/*"]}},
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def trainer_policy(bucket: str) -> str:
+    """Read and write `bundles/` and `runs/` of the training bucket; no delete: a written bundle stays."""
+    prefixes = ("bundles", "runs")
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/{p}/*" for p in prefixes],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}"],
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
         },
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements})

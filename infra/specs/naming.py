@@ -41,9 +41,26 @@ AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 
 TRACKS = ("stable", "canary", "shadow")
 
+# Distributed training (infra/specs/training.py). 2222 is the port TF_CONFIG examples conventionally use.
+TRAINER_CONTAINER = "trainer"
+TRAINER_SERVICE_ACCOUNT = "rankship-trainer"
+TRAINER_COMPONENT = {"app.kubernetes.io/component": "trainer"}
+TRAIN_RUN_LABEL = "rankship.io/train-run"
+WORKER_PORT, WORKER_PORT_NAME = 2222, "worker"
+TRAIN_JOB_PREFIX = "rankship-train-"
+
 
 def bundle_reader_role_name(cluster: EksCluster) -> str:
     return f"{cluster.name}-bundle-reader"
+
+
+def trainer_role_name(cluster: EksCluster) -> str:
+    return f"{cluster.name}-trainer"
+
+
+def train_job_name(run_id: str) -> str:
+    """The Job, its headless Service and its ConfigMap all carry this name."""
+    return f"{TRAIN_JOB_PREFIX}{run_id}"
 
 
 def autoscaler_role_name(cluster: EksCluster) -> str:

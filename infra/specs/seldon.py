@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import StackSettings
-from infra.config_models import GPU_TYPE_LABEL
 from infra.config_serving import Autoscaling, Bundle, ModelSettings
-from infra.policy.rules import GPU_PRESENT_LABEL, GPU_RESOURCE, GPU_TAINT_KEY, GPU_TAINT_VALUE
+from infra.policy.rules import GPU_RESOURCE
 from infra.specs import naming as n
+from infra.specs import pods
+from infra.specs.pods import security_context
 
 # The executor Seldon injects into every pod; bounded so that every container in the pod has limits.
 EXECUTOR_RESOURCES = {
@@ -55,20 +56,6 @@ def predictors(model: ModelSettings) -> list[Predictor]:
     return tracks
 
 
-def security_context() -> dict[str, Any]:
-    # Container level on purpose: Seldon's operator replaces the pod-level securityContext with its own.
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": n.SERVING_UID,
-        "runAsGroup": n.SERVING_UID,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def container_resources(model: ModelSettings) -> dict[str, Any]:
     r = model.resources
     resources: dict[str, Any] = {
@@ -102,18 +89,7 @@ def model_container(model: ModelSettings, p: Predictor) -> dict[str, Any]:
 
 
 def gpu_placement(model: ModelSettings) -> dict[str, Any]:
-    """Tolerations and node selector for GPU models; nothing for CPU models (they stay off GPU nodes)."""
-    if not model.resources.gpu:
-        return {}
-    selector = {GPU_PRESENT_LABEL: "true"}
-    if model.resources.gpu_type:
-        selector[GPU_TYPE_LABEL] = model.resources.gpu_type
-    return {
-        "nodeSelector": selector,
-        "tolerations": [
-            {"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": "NoSchedule"}
-        ],
-    }
+    return pods.gpu_placement(model.resources.gpu, model.resources.gpu_type)
 
 
 def track_labels(model: ModelSettings, p: Predictor) -> dict[str, str]:

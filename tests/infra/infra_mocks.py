@@ -8,16 +8,21 @@ certificate authority and OIDC issuer; IAM ARNs; Helm release status; the ingres
 from __future__ import annotations
 
 import base64
+import json
+import runpy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.config import StackSettings
+from infra.config import SETTINGS_KEY, StackSettings
 from infra.program import build_stack
 
+ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 LB_HOSTNAME = "a1b2c3-123.us-east-1.elb.amazonaws.com"
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF"
@@ -130,3 +135,21 @@ def run_program(settings: StackSettings, stack: str = "test") -> ProgramRun:
 
     program()
     return ProgramRun(monitor.registered, resolved, secrets)
+
+
+def run_main(config: dict[str, Any], monitor: RecordingMonitor, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Run infra/__main__.py as Pulumi would, with `config` as the stack configuration."""
+    pulumi.runtime.set_mocks(monitor.mocks, project="rankship", stack="dev", preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({SETTINGS_KEY: json.dumps(config)})
+    exported: list[str] = []
+    monkeypatch.setattr(pulumi, "export", lambda key, value: exported.append(key))
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
+
+    try:
+        program()
+    finally:
+        pulumi.runtime.set_all_config({})
+    return exported

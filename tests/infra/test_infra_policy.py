@@ -185,6 +185,42 @@ def test_node_pools_without_a_max_size_fail() -> None:
     assert "needs minSize, desiredSize and maxSize" in error
 
 
+def job(containers: list[dict[str, Any]] | None = None, **spec: Any) -> Resource:
+    pod = {"containers": containers or [container()], "restartPolicy": "Never"}
+    obj = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "train", "namespace": "training"}}
+    return resource_from_k8s({**obj, "spec": {"template": {"spec": pod}, **spec}})
+
+
+def test_jobs_need_a_deadline_and_an_explicit_backoff_limit() -> None:
+    assert rules.jobs_have_deadlines(job(activeDeadlineSeconds=3600, backoffLimit=0)) == []
+    # Pulumi hands CrossGuard numbers as floats.
+    assert rules.jobs_have_deadlines(job(activeDeadlineSeconds=3600.0, backoffLimit=2.0)) == []
+    missing = rules.jobs_have_deadlines(job())
+    assert [e.split(": ", 1)[1] for e in missing] == [
+        "no activeDeadlineSeconds (a stuck run would never end)",
+        "no backoffLimit (the default retries 6 times)",
+    ]
+    assert all(e.startswith("Job 'training/train' spec") for e in missing)
+    (zero,) = rules.jobs_have_deadlines(job(activeDeadlineSeconds=0, backoffLimitPerIndex=1))
+    assert "no activeDeadlineSeconds" in zero
+
+
+def test_cron_jobs_are_checked_through_their_job_template() -> None:
+    template = {"template": {"spec": {"containers": [container()]}}, "backoffLimit": 1}
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"}}
+    (error,) = rules.jobs_have_deadlines(
+        resource_from_k8s({**cron, "spec": {"jobTemplate": {"spec": template}}})
+    )
+    assert "CronJob 'nightly' jobTemplate: no activeDeadlineSeconds" in error
+    assert rules.jobs_have_deadlines(sdep(predictor("stable", 100))) == []
+
+
+def test_pod_rules_reach_into_job_templates() -> None:
+    gpu = container(resources={"limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"}})
+    (error,) = rules.gpu_workloads_tolerate_taint(job([gpu], activeDeadlineSeconds=60, backoffLimit=0))
+    assert error.startswith("Job 'training/train' template: requests nvidia.com/gpu")
+
+
 def test_evaluate_prefixes_each_violation_with_its_rule() -> None:
     violations = rules.evaluate(sdep(predictor("stable", 80)))
     assert violations == [f"[traffic-weights] {rules.traffic_weights(sdep(predictor('stable', 80)))[0]}"]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
-import runpy
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
 import yaml
-from infra_mocks import ISSUER, LB_HOSTNAME, PlausibleMocks, ProgramRun, RecordingMonitor, run_program
-from infra_stacks import ROOT, STACKS, raw_settings, settings_of
+from infra_mocks import (
+    ISSUER,
+    LB_HOSTNAME,
+    PlausibleMocks,
+    ProgramRun,
+    RecordingMonitor,
+    run_main,
+    run_program,
+)
+from infra_stacks import STACKS, raw_settings, settings_of
 
-from infra.config import SETTINGS_KEY
 from infra.policy.rules import Resource, evaluate
 from infra.program import OUTPUT_KEYS
 
@@ -181,24 +186,6 @@ def test_existing_mode_without_a_kubeconfig_names_the_setting(tmp_path: Path) ->
     raw["cluster"]["kubeconfig"] = str(tmp_path / "missing")
     with pytest.raises(pulumi.RunError, match=r"cluster\.kubeconfig: cannot read .*missing"):
         run_program(settings_of(raw), "dev")
-
-
-def run_main(config: dict[str, Any], monitor: RecordingMonitor, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Run infra/__main__.py as Pulumi would, with `config` as the stack configuration."""
-    pulumi.runtime.set_mocks(monitor.mocks, project="rankship", stack="dev", preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config({SETTINGS_KEY: json.dumps(config)})
-    exported: list[str] = []
-    monkeypatch.setattr(pulumi, "export", lambda key, value: exported.append(key))
-
-    @pulumi.runtime.test
-    def program() -> None:
-        runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
-
-    try:
-        program()
-    finally:
-        pulumi.runtime.set_all_config({})
-    return exported
 
 
 def test_main_reads_the_stack_config_and_exports(

@@ -190,7 +190,11 @@ def test_stack_objects_start_with_the_namespace_and_cover_each_model() -> None:
     assert kinds[0] == "Namespace"
     for kind in ("SeldonDeployment", "PrometheusRule", "ConfigMap", "PodMonitor", "Secret", "ServiceAccount"):
         assert kind in kinds
-    assert all(o["metadata"].get("namespace") == "rankship-serving" for o in objects[1:])
+    # Training (staging trains on its cluster) comes last, in its own namespace; see test_infra_training.py.
+    cut = [o["kind"] for o in objects].index("Namespace", 1)
+    assert objects[cut]["metadata"]["name"] == "rankship-training"
+    assert all(o["metadata"].get("namespace") == "rankship-serving" for o in objects[1:cut])
+    assert all(o["metadata"].get("namespace") == "rankship-training" for o in objects[cut + 1 :])
 
 
 def test_existing_clusters_bring_their_own_bundle_secret() -> None:

@@ -1,0 +1,44 @@
+"""Pod parts every rankship workload shares: the hardened container securityContext and GPU placement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config_models import GPU_TYPE_LABEL
+from infra.policy.rules import GPU_PRESENT_LABEL, GPU_TAINT_KEY, GPU_TAINT_VALUE
+from infra.specs import naming as n
+
+
+def security_context() -> dict[str, Any]:
+    """Non-root, read-only root filesystem, no privilege escalation, no capabilities, default seccomp.
+
+    Set per container: Seldon's operator replaces the pod-level securityContext with its own.
+    """
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": n.SERVING_UID,
+        "runAsGroup": n.SERVING_UID,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def gpu_placement(gpus: int, gpu_type: str | None) -> dict[str, Any]:
+    """Node selector and GPU-taint toleration for pods that use GPUs; nothing for CPU pods.
+
+    CPU pods get no toleration on purpose, so they never take a GPU node's capacity.
+    """
+    if not gpus:
+        return {}
+    selector = {GPU_PRESENT_LABEL: "true"}
+    if gpu_type:
+        selector[GPU_TYPE_LABEL] = gpu_type
+    return {
+        "nodeSelector": selector,
+        "tolerations": [
+            {"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": "NoSchedule"}
+        ],
+    }
