@@ -13,7 +13,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
-.PHONY: help setup demo test lint typecheck test-py test-serving serving-venv serve bench-model bench-serve \
+.PHONY: help setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
         render render-check lint-workflows system-deps clean
 
 help: ## list the targets
@@ -43,10 +43,34 @@ lint: setup ## ruff lint + format check
 typecheck: setup ## mypy on model/ and infra/
 	$(RUN) mypy model infra
 
-test-py: setup
+test-py: setup serving-venv
 	$(RUN) pytest
 
-test: system-deps lint typecheck lint-workflows render-check test-py ## everything CI runs: lint, types, manifests, workflows, all tests
+SERVING_PY := $(SERVING_VENV)/bin/python
+
+$(SERVING_VENV)/.synced: model/serving/requirements.txt model/serving/requirements-dev.txt
+	python$(PYTHON_VERSION) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r model/serving/requirements.txt -r model/serving/requirements-dev.txt
+	@touch $@
+
+serving-venv: $(SERVING_VENV)/.synced ## the serving runtime's own virtualenv (seldon-core 1.17.1 + LiteRT), from its lock
+
+serve: serving-venv ## seldon-core-microservice on the newest bundle in $(OUT)/bundles (REST 9000, gRPC 5000, metrics 6000)
+	$(SERVING_PY) -m model.serving --bundles-root $(OUT)/bundles $(SERVE_ARGS)
+
+# The serving class in-process, in its own virtualenv, on a fixture bundle built with TensorFlow.
+test-serving-unit: setup serving-venv
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  bundle=$$($(RUN) python tests/serving/fixture_bundle.py "$$tmp") && \
+	  cd model/serving && RANKSHIP_TEST_BUNDLE="$$bundle" ../../$(SERVING_PY) -m pytest
+
+bench-serve: setup serving-venv ## serving p50/p99/throughput: in-process vs REST vs gRPC (BUNDLE=dir to bench a real one)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  bundle=$${BUNDLE:-$$($(RUN) python tests/serving/fixture_bundle.py "$$tmp" --preset default)} && \
+	  $(SERVING_PY) -m model.serving.bench --bundle "$$bundle"
+
+test: system-deps lint typecheck lint-workflows render-check test-serving-unit test-py ## everything CI runs: lint, types, manifests, workflows, all tests
 
 ACTIONLINT_DIR := .ci/actionlint
 

@@ -1,0 +1,118 @@
+"""REST bad-input handling that Seldon's Flask app does not do itself.
+
+seldon-core 1.17.1 parses the body before the model sees it, and its catch-all error handler turns
+anything unexpected into a 500: a `json=` form field that is not JSON, a multipart field that is not
+UTF-8, a 404/405, a body nested too deeply for the JSON parser. Seldon registers the model's
+`model_error_handler` blueprint on its app, so this module supplies one that
+
+- checks prediction requests before Seldon parses them (size, content type, UTF-8, JSON) and answers
+  400/413/415 with a message naming the problem, and
+- maps the remaining parse errors and HTTP errors to their 4xx status in Seldon's error format.
+
+Rejections here never reach `predict_raw`, so the model counts them and reports them with its next
+prediction's metrics (Seldon gives blueprints no handle on its metrics registry).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from model.serving.contract import BadRequest
+
+if TYPE_CHECKING:
+    from model.serving.seldon_model import RankshipRanker
+
+PREDICT_ENDPOINT = "Predict"  # the view function name in seldon_core/wrapper.py
+
+
+def _decode(raw: bytes | str, source: str) -> None:
+    """Raise BadRequest unless `raw` is UTF-8 JSON."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            byte = e.object[e.start : e.start + 1].hex()
+            raise BadRequest(
+                "not_utf8", f"{source} is not valid UTF-8 (byte 0x{byte} at offset {e.start})"
+            ) from e
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise BadRequest("invalid_json", f"{source} is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise BadRequest("invalid_json", f"{source} is nested too deeply") from e
+    if not isinstance(value, dict):
+        kind = "null" if value is None else type(value).__name__
+        raise BadRequest("wrong_type", f"{source} must be a JSON object, got {kind}")
+
+
+def _precheck(max_bytes: int) -> None:
+    """Raise BadRequest for a prediction request that Seldon would fail to parse, or parse into a 500."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise BadRequest("too_large", f"request body is {length} bytes; the limit is {max_bytes}", 413)
+    if "multipart/form-data" in (request.content_type or ""):
+        return  # Seldon parses the parts; their errors reach the handlers below.
+    field = request.form.get("json") or request.args.get("json")
+    if field:
+        _decode(field, "the json parameter")
+        return
+    if not request.is_json:
+        kind = request.content_type or "none"
+        raise BadRequest("wrong_content_type", f"Content-Type must be application/json, got {kind}", 415)
+    body = request.get_data(cache=True)
+    if not body:
+        raise BadRequest("missing_field", "request body is empty; send a JSON SeldonMessage")
+    try:
+        parsed = request.get_json(silent=True)  # parses once; Seldon reuses the cached result
+    except RecursionError as e:  # not a ValueError, so `silent` lets it through
+        raise BadRequest("invalid_json", "request body is nested too deeply") from e
+    if parsed is None:
+        _decode(body, "request body")
+
+
+def blueprint(model: RankshipRanker) -> Blueprint:
+    """The `model_error_handler` that Seldon registers on its REST app."""
+    bp = Blueprint("rankship_errors", __name__)
+
+    def reject(error: BadRequest) -> tuple[Response, int]:
+        model.count_rejected(error.reason, error.status)
+        return jsonify(model.error_body(error)), error.status
+
+    @bp.before_app_request
+    def check_predict_request() -> Any:
+        if request.endpoint != PREDICT_ENDPOINT:
+            return None
+        limit = model.max_request_bytes
+        # werkzeug enforces this while reading a chunked body that has no Content-Length.
+        current_app.config["MAX_CONTENT_LENGTH"] = limit
+        try:
+            _precheck(limit)
+        except BadRequest as e:
+            return reject(e)
+        return None
+
+    @bp.app_errorhandler(json.JSONDecodeError)
+    def bad_json(e: json.JSONDecodeError) -> tuple[Response, int]:
+        return reject(BadRequest("invalid_json", f"request is not valid JSON: {e}"))
+
+    @bp.app_errorhandler(UnicodeDecodeError)
+    def bad_utf8(e: UnicodeDecodeError) -> tuple[Response, int]:
+        return reject(BadRequest("not_utf8", f"request is not valid UTF-8 (offset {e.start})"))
+
+    @bp.app_errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> tuple[Response, int]:
+        code = e.code or 400
+        if code == 413:
+            return reject(
+                BadRequest("too_large", f"request body exceeds {model.max_request_bytes} bytes", 413)
+            )
+        # Not a prediction (unknown route, wrong method): no metric, but Seldon's error format.
+        error = BadRequest("http_error", f"{request.method} {request.path}: {e.name}", code)
+        return jsonify(model.error_body(error)), code
+
+    return bp

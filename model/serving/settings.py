@@ -1,0 +1,83 @@
+"""Serving settings: read once from the environment at startup, never inside a request.
+
+| variable                    | default      | meaning                                                      |
+|-----------------------------|--------------|--------------------------------------------------------------|
+| RANKSHIP_BUNDLE             | /mnt/models  | bundle directory (Seldon's storage initializer puts it here) |
+| RANKSHIP_MAX_CANDIDATES     | 1000         | candidates per request                                       |
+| RANKSHIP_MAX_TEXT_CHARS     | 8192         | characters per query, id, title or description               |
+| RANKSHIP_MAX_REQUEST_BYTES  | 4194304      | REST body size (gRPC's own default receive limit is 4 MiB)   |
+| RANKSHIP_LITERT_THREADS     | 1            | LiteRT interpreter threads per serving process               |
+| RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | upper bounds of the score histogram (`le` label values)      |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BUNDLE = "/mnt/models"
+DEFAULT_SCORE_BUCKETS: tuple[float, ...] = tuple(float(b) for b in range(-8, 9))
+
+
+class SettingsError(ValueError):
+    """An environment variable with an unusable value; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    bundle: Path = Path(DEFAULT_BUNDLE)
+    max_candidates: int = 1000
+    # Catalog descriptions run to several thousand characters; the ranker reads only the first words.
+    max_text_chars: int = 8192
+    max_request_bytes: int = 4 * 1024 * 1024
+    litert_threads: int = 1
+    # Fixed across model versions on purpose: canary and stable histograms must share buckets to be
+    # compared (PSI), so the edges are deployment settings, not bundle contents.
+    score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServingSettings:
+        """Settings from `env` (pass `os.environ`); unset variables keep their defaults.
+
+        Raises:
+            SettingsError: naming the variable and the bad value.
+        """
+        defaults = cls()
+        return cls(
+            bundle=Path(env.get("RANKSHIP_BUNDLE", DEFAULT_BUNDLE)),
+            max_candidates=_int(env, "RANKSHIP_MAX_CANDIDATES", defaults.max_candidates),
+            max_text_chars=_int(env, "RANKSHIP_MAX_TEXT_CHARS", defaults.max_text_chars),
+            max_request_bytes=_int(env, "RANKSHIP_MAX_REQUEST_BYTES", defaults.max_request_bytes),
+            litert_threads=_int(env, "RANKSHIP_LITERT_THREADS", defaults.litert_threads),
+            score_buckets=_buckets(env, "RANKSHIP_SCORE_BUCKETS", defaults.score_buckets),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r}: not an integer") from e
+    if value < 1:
+        raise SettingsError(f"{name}={raw!r}: must be >= 1")
+    return value
+
+
+def _buckets(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        edges = tuple(float(part) for part in raw.split(","))
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r}: not a comma-separated list of numbers") from e
+    if not all(math.isfinite(e) for e in edges):
+        raise SettingsError(f"{name}={raw!r}: edges must be finite (+Inf is always added)")
+    if list(edges) != sorted(set(edges)):
+        raise SettingsError(f"{name}={raw!r}: edges must be strictly increasing")
+    return edges
