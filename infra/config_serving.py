@@ -1,7 +1,7 @@
 """Settings of one served model: image, bundles per track (stable/canary/shadow), resources, SLOs.
 
 The bundle id is the sha256 of the bundle's MANIFEST; its first 12 hex chars are the *version* that appears
-in `labels.version`, in Seldon responses and in the `model_version` metric label.
+in `labels.version`, in Seldon responses (`meta.tags.model_version`) and in the `bundle_version` metric label.
 """
 
 from __future__ import annotations
@@ -147,10 +147,35 @@ class Shadow(Frozen):
     autoscaling: Autoscaling | None = None
 
 
+class ServingRuntime(Frozen):
+    """Knobs of the serving runtime (`model/serving/settings.py`), passed to it as environment variables.
+
+    None keeps the image's own default, so the runtime stays the one place those defaults are written down.
+    """
+
+    workers: int | None = Field(
+        default=None, ge=1, le=64, description="gunicorn REST workers; None: one per requested CPU core"
+    )
+    # `make bench-serve`: threads > 1 never raised throughput (the GIL), a worker per free core did.
+    threads: int = Field(default=1, ge=1, le=16, description="gunicorn threads per worker")
+    max_candidates: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_CANDIDATES")
+    max_text_chars: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_TEXT_CHARS")
+    max_request_bytes: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_REQUEST_BYTES")
+    litert_threads: int | None = Field(default=None, ge=1, le=64, description="RANKSHIP_LITERT_THREADS")
+
+
 class Slo(Frozen):
     p99_latency_ms: float = Field(gt=0, description="server-side p99 over 5m, alert after latency_for")
     latency_for: Duration = "10m"
-    availability: float = Field(ge=0.9, lt=1, description="error budget is 1 - availability")
+    availability: float = Field(
+        ge=0.9, lt=1, description="error budget is 1 - availability; only server errors (5xx) spend it"
+    )
+    bad_input_max_ratio: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="ticket when more of the live requests than this are rejected as bad input (4xx)",
+    )
     score_drift_max_shift: float = Field(
         default=0.1, gt=0, description="alert when canary's median or p90 score moves this far from stable's"
     )
@@ -162,6 +187,7 @@ class ModelSettings(Frozen):
     resources: Resources = Resources()
     autoscaling: Autoscaling = Autoscaling()
     max_unavailable: int = Field(default=1, ge=0, description="PodDisruptionBudget per track")
+    runtime: ServingRuntime = ServingRuntime()
     stable: Stable
     canary: Canary | None = None
     shadow: Shadow | None = None

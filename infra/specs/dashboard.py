@@ -1,4 +1,8 @@
-"""Grafana dashboard per model, as a ConfigMap that the Grafana sidecar of kube-prometheus-stack loads."""
+"""Grafana dashboard per model, as a ConfigMap that the Grafana sidecar of kube-prometheus-stack loads.
+
+Same series and labels as the alert rules (`promql.py`): versions are `bundle_version`, never Seldon's
+`model_version` (the image tag).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,18 @@ from typing import Any
 from infra.config import StackSettings
 from infra.config_serving import ModelSettings
 from infra.specs import naming as n
-from infra.specs.monitoring import selector
+from infra.specs.promql import (
+    CLIENT_ERRORS,
+    EXECUTOR,
+    error_ratio,
+    live,
+    quantile,
+    selector,
+    server_error_ratio,
+)
 
-RATE = "[$__rate_interval]"
+WINDOW = "$__rate_interval"
+RATE = f"[{WINDOW}]"
 FOLDER = "rankship"
 
 
@@ -27,58 +40,58 @@ def _panel(title: str, unit: str, targets: list[tuple[str, str]], kind: str = "t
     }
 
 
-BY_VERSION = "sum by (model_version)"
+V = n.BUNDLE_VERSION_LABEL
+BY_VERSION = f"sum by ({V})"
+LEGEND = f"{{{{{V}}}}}"
 
 
-def _quantiles(metric: str, sel: str, qs: tuple[float, ...]) -> list[tuple[str, str]]:
-    return [
-        (
-            f"histogram_quantile({q}, sum by (le, model_version) (rate({metric}_bucket{sel}{RATE})))",
-            f"p{round(q * 100)} {{{{model_version}}}}",
-        )
-        for q in qs
-    ]
+def _quantiles(bucket_series: str, qs: tuple[float, ...]) -> list[tuple[str, str]]:
+    return [(quantile(q, bucket_series, V, WINDOW), f"p{round(q * 100)} {LEGEND}") for q in qs]
 
 
-def traffic_panels(sel: str, live: str) -> list[dict[str, Any]]:
+def traffic_panels(sel: str, live_sel: str) -> list[dict[str, Any]]:
     requests = f"{BY_VERSION} (rate(rankship_requests_total{sel}{RATE}))"
     share = (
-        f"100 * {BY_VERSION} (rate(rankship_requests_total{live}{RATE}))\n"
-        f"/ ignoring (model_version) group_left sum (rate(rankship_requests_total{live}{RATE}))"
+        f"100 * {BY_VERSION} (rate(rankship_requests_total{live_sel}{RATE}))\n"
+        f"/ ignoring ({V}) group_left sum (rate(rankship_requests_total{live_sel}{RATE}))"
     )
+    # Candidates are counted for scored requests only, as are inference timings.
     candidates = (
-        f"{BY_VERSION} (rate(rankship_candidates_sum{sel}{RATE}))\n"
-        f"/ {BY_VERSION} (rate(rankship_candidates_count{sel}{RATE}))"
+        f"{BY_VERSION} (rate(rankship_candidates_total{sel}{RATE}))\n"
+        f"/ {BY_VERSION} (rate(rankship_inference_seconds_count{sel}{RATE}))"
     )
     return [
-        _panel("Requests per second by version", "reqps", [(requests, "{{model_version}}")]),
-        _panel("Traffic split (live, % of requests)", "percent", [(share, "{{model_version}}")]),
-        _panel("Candidates per request by version", "short", [(candidates, "{{model_version}}")]),
+        _panel("Requests per second by version", "reqps", [(requests, LEGEND)]),
+        _panel("Traffic split (live, % of requests)", "percent", [(share, LEGEND)]),
+        _panel("Candidates per scored request by version", "short", [(candidates, LEGEND)]),
     ]
 
 
 def latency_panels(sel: str) -> list[dict[str, Any]]:
-    executor = (
-        "histogram_quantile(0.99, sum by (le, predictor_name) "
-        f"(rate(seldon_api_executor_server_requests_seconds_bucket{sel}{RATE})))"
-    )
+    executor = quantile(0.99, f"{EXECUTOR}_bucket{sel}", "predictor_name", WINDOW)
+    model = _quantiles(f"rankship_inference_seconds_bucket{sel}", (0.5, 0.99))
     return [
-        _panel(
-            "Inference latency by version", "s", _quantiles("rankship_inference_seconds", sel, (0.5, 0.99))
-        ),
+        _panel("Model latency by version (inside the model class)", "s", model),
         _panel("Server latency p99 by predictor (executor)", "s", [(executor, "{{predictor_name}}")]),
     ]
 
 
-def error_panels(sel: str, model: ModelSettings) -> list[dict[str, Any]]:
-    by_reason = f"sum by (model_version, reason) (rate(rankship_errors_total{sel}{RATE}))"
+def error_panels(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
+    sel = selector(settings, model)
+    by_code = f"sum by ({V}, code, reason) (rate(rankship_errors_total{sel}{RATE}))"
     ratio = [
-        (f"{n.PROM_MODEL_LABEL}:error_ratio:rate5m{sel}", "error ratio (5m)"),
+        (f"{server_error_ratio('5m')}{sel}", "server errors (5m)"),
         (f"vector({1 - model.slo.availability:g})", "budget"),
     ]
+    client = [(error_ratio(settings, model, CLIENT_ERRORS, WINDOW), "bad input")]
     return [
-        _panel("Errors per second by reason", "reqps", [(by_reason, "{{model_version}} {{reason}}")]),
-        _panel("Error ratio vs. SLO budget", "percentunit", ratio),
+        _panel(
+            "Errors per second by code and reason",
+            "reqps",
+            [(by_code, f"{LEGEND} {{{{code}}}} {{{{reason}}}}")],
+        ),
+        _panel("Server error ratio vs. SLO budget", "percentunit", ratio),
+        _panel("Bad input ratio (4xx, not in the budget)", "percentunit", client),
     ]
 
 
@@ -86,20 +99,26 @@ def score_panels(sel: str) -> list[dict[str, Any]]:
     heatmap = _panel(
         "Score distribution (all versions)",
         "short",
-        [(f"sum by (le) (increase(rankship_score_bucket{sel}{RATE}))", "{{le}}")],
+        [(f"sum by (le) (increase(rankship_scores_total{sel}{RATE}))", "{{le}}")],
         "heatmap",
     )
     heatmap["targets"][0]["format"] = "heatmap"
     return [
-        _panel("Score quantiles by version", "short", _quantiles("rankship_score", sel, (0.1, 0.5, 0.9))),
+        _panel(
+            "Score quantiles by version", "short", _quantiles(f"rankship_scores_total{sel}", (0.1, 0.5, 0.9))
+        ),
         heatmap,
     ]
 
 
 def panels(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
     sel = selector(settings, model)
-    live = selector(settings, model, f'{n.PROM_TRACK_LABEL}!="shadow"')
-    result = [*traffic_panels(sel, live), *latency_panels(sel), *error_panels(sel, model), *score_panels(sel)]
+    result = [
+        *traffic_panels(sel, live(settings, model)),
+        *latency_panels(sel),
+        *error_panels(settings, model),
+        *score_panels(sel),
+    ]
     for i, panel in enumerate(result):
         panel["id"] = i + 1
         panel["gridPos"] = {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)}

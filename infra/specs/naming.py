@@ -2,7 +2,11 @@
 
 Ports and the metrics path are Seldon Core 1.17 defaults: the Python wrapper serves REST on 9000, gRPC on 5000
 and Prometheus metrics on 6000; the executor Seldon injects next to it serves 8000 (REST, and metrics under
-the same port name) and 5001 (gRPC).
+the same port name) and 5001 (gRPC). The operator tells the wrapper the metrics path through
+PREDICTIVE_UNIT_METRICS_ENDPOINT, taken from its `executor.prometheus.path` value (set from METRICS_PATH in
+`addons.py`), so one constant keeps the wrapper, the executor and the PodMonitor on the same path.
+
+The serving runtime's contract (`model/serving/`): health routes, uid, the metric label of the bundle version.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ HTTP_PORT, GRPC_PORT, METRICS_PORT = 9000, 5000, 6000
 EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT = 8000, 5001
 METRICS_PORT_NAME = "metrics"
 METRICS_PATH = "/prometheus"
-SERVING_UID = 8888  # the uid Seldon's operator runs its executor as; one uid keeps /mnt/models readable
+# The serving image's user (model/serving/Dockerfile: USER 10001). Seldon's operator runs the pod, hence the
+# storage initializer, as its defaultUserID 8888; the files it writes to /mnt/models are world-readable.
+SERVING_UID = 10001
+TRAINER_UID = 8888  # the trainer image's user (model/Dockerfile.train)
+# /health/status answers 200 only once the bundle's MANIFEST and golden parity are verified; /health/ping as
+# soon as the process is up. Seldon's default probes are TCP checks, which pass before the bundle is verified.
+READY_PATH, LIVE_PATH = "/health/status", "/health/ping"
+# The bundle version (12 hex, = the predictor's `labels.version`) on the runtime's own metrics. Seldon's own
+# `model_version` label on the same series is the *image tag*.
+BUNDLE_VERSION_LABEL = "bundle_version"
 
 VERSION_LABEL = "version"
 MODEL_LABEL = "rankship.io/model"

@@ -6,18 +6,18 @@ from typing import Any
 
 from infra.config_models import GPU_TYPE_LABEL
 from infra.policy.rules import GPU_PRESENT_LABEL, GPU_TAINT_KEY, GPU_TAINT_VALUE
-from infra.specs import naming as n
 
 
-def security_context() -> dict[str, Any]:
-    """Non-root, read-only root filesystem, no privilege escalation, no capabilities, default seccomp.
+def security_context(uid: int) -> dict[str, Any]:
+    """Non-root as `uid` (the image's own user), read-only root filesystem, no privilege escalation, no
+    capabilities, default seccomp.
 
     Set per container: Seldon's operator replaces the pod-level securityContext with its own.
     """
     return {
         "runAsNonRoot": True,
-        "runAsUser": n.SERVING_UID,
-        "runAsGroup": n.SERVING_UID,
+        "runAsUser": uid,
+        "runAsGroup": uid,
         "readOnlyRootFilesystem": True,
         "allowPrivilegeEscalation": False,
         "privileged": False,

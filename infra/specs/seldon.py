@@ -1,9 +1,17 @@
-"""SeldonDeployment (machinelearning.seldon.io/v1) for one model: stable, optional canary, optional shadow."""
+"""SeldonDeployment (machinelearning.seldon.io/v1) for one model: stable, optional canary, optional shadow.
+
+The model container follows the serving image's contract (`model/serving/`, its NOTES and Dockerfile): uid
+10001, a read-only root filesystem with a memory-backed /tmp, the bundle at RANKSHIP_BUNDLE, readiness on
+/health/status (200 only after MANIFEST and golden parity checks) and liveness on /health/ping.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 from infra.config import StackSettings
 from infra.config_serving import Autoscaling, Bundle, ModelSettings
@@ -17,7 +25,33 @@ EXECUTOR_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "500m", "memory": "512Mi"},
 }
-TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+# gunicorn's worker heartbeat files and Seldon's metrics-manager socket live in /tmp; Werkzeug spools large
+# form bodies there too (at most RANKSHIP_MAX_REQUEST_BYTES, 4 MiB, per request in flight). In memory, as
+# gunicorn's docs advise: its per-second heartbeat on a disk-backed filesystem can stall the workers.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"}}
+
+
+def probes() -> dict[str, Any]:
+    """Readiness on the verified bundle, liveness on the process (Seldon's default TCP probes pass before
+    the bundle is verified)."""
+    return {
+        "readinessProbe": {
+            "httpGet": {"path": n.READY_PATH, "port": "http"},
+            "initialDelaySeconds": 5,
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        # With one thread per worker a ping waits behind the requests in flight: a busy pod is not a dead
+        # one, so a restart takes a minute of unanswered pings.
+        "livenessProbe": {
+            "httpGet": {"path": n.LIVE_PATH, "port": "http"},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 6,
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -68,22 +102,49 @@ def container_resources(model: ModelSettings) -> dict[str, Any]:
     return resources
 
 
+def gunicorn_workers(model: ModelSettings) -> int:
+    """One REST worker per requested CPU core (rounded up), unless the settings name a number.
+
+    The request is what the scheduler guarantees; `make bench-serve` showed a second worker helps only
+    when a core is free for it.
+    """
+    if model.runtime.workers is not None:
+        return model.runtime.workers
+    return max(1, math.ceil(parse_quantity(model.resources.cpu)))
+
+
+def runtime_env(model: ModelSettings) -> list[dict[str, str]]:
+    """The variables the serving runtime reads (`model/serving/settings.py`, gunicorn); unset ones keep the
+    image's defaults. The bundle's identity is not among them: the runtime derives it from the MANIFEST."""
+    rt = model.runtime
+    env = {
+        "RANKSHIP_BUNDLE": n.BUNDLE_MOUNT,
+        "GUNICORN_WORKERS": str(gunicorn_workers(model)),
+        "GUNICORN_THREADS": str(rt.threads),
+    }
+    optional = {
+        "RANKSHIP_MAX_CANDIDATES": rt.max_candidates,
+        "RANKSHIP_MAX_TEXT_CHARS": rt.max_text_chars,
+        "RANKSHIP_MAX_REQUEST_BYTES": rt.max_request_bytes,
+        "RANKSHIP_LITERT_THREADS": rt.litert_threads,
+    }
+    env.update({name: str(value) for name, value in optional.items() if value is not None})
+    return [{"name": name, "value": value} for name, value in env.items()]
+
+
 def model_container(model: ModelSettings, p: Predictor) -> dict[str, Any]:
     return {
         "name": n.MODEL_CONTAINER,
         "image": p.image,
-        "env": [
-            {"name": "RANKSHIP_BUNDLE_DIR", "value": n.BUNDLE_MOUNT},
-            {"name": "RANKSHIP_BUNDLE_ID", "value": p.bundle.id},
-        ],
+        "env": runtime_env(model),
         "ports": [
             {"name": "http", "containerPort": n.HTTP_PORT, "protocol": "TCP"},
             {"name": "grpc", "containerPort": n.GRPC_PORT, "protocol": "TCP"},
             {"name": n.METRICS_PORT_NAME, "containerPort": n.METRICS_PORT, "protocol": "TCP"},
         ],
+        **probes(),
         "resources": container_resources(model),
-        "securityContext": security_context(),
-        # Read-only root FS: gunicorn and prometheus_client still need a scratch directory.
+        "securityContext": security_context(n.SERVING_UID),
         "volumeMounts": [{"name": TMP_VOLUME["name"], "mountPath": "/tmp"}],
     }
 

@@ -144,7 +144,7 @@ def _container(settings: StackSettings, baseline_uri: str | None) -> dict[str, A
         "env": _env(settings, baseline_uri),
         "ports": [{"name": n.WORKER_PORT_NAME, "containerPort": n.WORKER_PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": r.cpu, "memory": r.memory}, "limits": limits},
-        "securityContext": pods.security_context(),
+        "securityContext": pods.security_context(n.TRAINER_UID),
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "artifacts", "mountPath": ARTIFACTS_DIR},
@@ -168,7 +168,7 @@ def _pod_spec(settings: StackSettings, baseline_uri: str | None) -> dict[str, An
         # fsGroup makes the projected IRSA token readable by the non-root uid.
         "securityContext": {
             "runAsNonRoot": True,
-            "fsGroup": n.SERVING_UID,
+            "fsGroup": n.TRAINER_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [_container(settings, baseline_uri)],

@@ -138,10 +138,9 @@ def test_model_reads_its_bundle_from_the_storage_initializer_mount() -> None:
     settings = settings_of(raw_settings("staging"))
     stable = predictors_of(settings)["stable"]
     env = {e["name"]: e["value"] for e in stable["componentSpecs"][0]["spec"]["containers"][0]["env"]}
-    assert env == {
-        "RANKSHIP_BUNDLE_DIR": "/mnt/models",
-        "RANKSHIP_BUNDLE_ID": settings.models[0].stable.bundle.id,
-    }
+    # The runtime finds its bundle there and derives the bundle id from the MANIFEST, not from the spec.
+    assert env["RANKSHIP_BUNDLE"] == "/mnt/models"
+    assert not [name for name in env if "BUNDLE_ID" in name]
     assert stable["graph"]["name"] == stable["componentSpecs"][0]["spec"]["containers"][0]["name"]
     assert stable["graph"]["envSecretRefName"] == "rankship-bundle-store"
 

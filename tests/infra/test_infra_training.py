@@ -212,7 +212,7 @@ def test_cpu_workers_stay_off_gpu_nodes() -> None:
 def test_workers_run_hardened_like_the_model_servers() -> None:
     objects = training_objects(settings_of(raw_settings("staging")))
     pod = pod_of(objects)
-    assert pod["containers"][0]["securityContext"] == security_context()
+    assert pod["containers"][0]["securityContext"] == security_context(8888)
     assert pod["securityContext"]["runAsNonRoot"] is True
     writable = {v["name"]: v for v in pod["volumes"] if "emptyDir" in v}
     mounted = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}

@@ -1,0 +1,82 @@
+"""The PromQL every rule and dashboard shares: selectors, error ratios, quantiles and the recording rules.
+
+Two sources of series, both scraped by the PodMonitor from the port named `metrics`:
+
+- the serving runtime's own Seldon custom metrics (`model/serving/telemetry.py`, model container :6000):
+  `rankship_requests_total`, `rankship_errors_total{reason, code}` (code = HTTP status; 4xx is the client's
+  bad input, 5xx is ours), `rankship_candidates_total`, the histogram `rankship_inference_seconds_*` (time
+  in the model class) and `rankship_scores_total{le}` (cumulative score counts in histogram layout), all
+  labelled `bundle_version` (= the predictor's `labels.version`). Seldon adds `worker_id` (one series per
+  gunicorn worker: always sum it away) and its own `model_version`, which is the image tag, not the bundle;
+- the Seldon executor's `seldon_api_executor_server_requests_seconds_*` (executor :8000): what a client
+  waits for, labelled `predictor_name` (= the track) but not with the bundle version.
+
+The PodMonitor copies the pod labels `rankship.io/model` and `rankship.io/track` onto both as `rankship_model`
+and `rankship_track`; Prometheus adds `namespace`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import StackSettings
+from infra.config_serving import ModelSettings
+from infra.specs import naming as n
+
+EXECUTOR = "seldon_api_executor_server_requests_seconds"
+# Everything but the client's 4xx spends the error budget: today 500 (an exception escaped the model) and
+# 503 (not ready). Written as "not 4xx" so that a series without `code` counts against us, not for us.
+SERVER_ERRORS, CLIENT_ERRORS = 'code!~"4.."', 'code=~"4.."'
+MODEL_KEYS = f"namespace, {n.PROM_MODEL_LABEL}"
+ERROR_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+# Recorded p99s: end to end per model (the executor: the SLO) and inside the model class per bundle version.
+SERVER_P99 = f"{n.PROM_MODEL_LABEL}:server_latency_p99_seconds:rate5m"
+INFERENCE_P99 = "rankship_bundle:inference_latency_p99_seconds:rate5m"
+
+
+def server_error_ratio(window: str) -> str:
+    """Name of the recorded share of live requests that failed on our side, per model."""
+    return f"{n.PROM_MODEL_LABEL}:server_error_ratio:rate{window}"
+
+
+def selector(settings: StackSettings, model: ModelSettings, *extra: str) -> str:
+    parts = [f'namespace="{settings.serving.namespace}"', f'{n.PROM_MODEL_LABEL}="{model.name}"', *extra]
+    return "{" + ", ".join(parts) + "}"
+
+
+def live(settings: StackSettings, model: ModelSettings, *extra: str) -> str:
+    # Shadow traffic is mirrored: its errors and latency are nobody's, so they spend no budget.
+    return selector(settings, model, f'{n.PROM_TRACK_LABEL}!="shadow"', *extra)
+
+
+def version_selector(settings: StackSettings, model: ModelSettings, version: str, *extra: str) -> str:
+    return selector(settings, model, f'{n.BUNDLE_VERSION_LABEL}="{version}"', *extra)
+
+
+def error_ratio(settings: StackSettings, model: ModelSettings, codes: str, window: str) -> str:
+    """Share of live requests answered with `codes`, per model; 0 rather than absent while requests flow.
+
+    An error series appears only with its first count, hence the `or`.
+    """
+    requests = f"sum by ({MODEL_KEYS}) (rate(rankship_requests_total{live(settings, model)}[{window}]))"
+    errors = f"sum by ({MODEL_KEYS}) (rate(rankship_errors_total{live(settings, model, codes)}[{window}]))"
+    return f"(\n  {errors}\nor\n  0 * {requests}\n)\n/\n{requests}"
+
+
+def quantile(q: float, bucket_series: str, by: str, window: str, fn: str = "rate") -> str:
+    """histogram_quantile over summed buckets; `by` names the labels kept besides `le` ("" for none)."""
+    keep = f"{by}, le" if by else "le"
+    return f"histogram_quantile({q:g}, sum by ({keep}) ({fn}({bucket_series}[{window}])))"
+
+
+def recording_rules(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
+    sel = live(settings, model)
+    rules = [
+        {"record": server_error_ratio(w), "expr": error_ratio(settings, model, SERVER_ERRORS, w)}
+        for w in ERROR_WINDOWS
+    ]
+    by_version = f"{MODEL_KEYS}, {n.PROM_TRACK_LABEL}, {n.BUNDLE_VERSION_LABEL}"
+    inference = quantile(0.99, f"rankship_inference_seconds_bucket{sel}", by_version, "5m")
+    rules.append({"record": SERVER_P99, "expr": quantile(0.99, f"{EXECUTOR}_bucket{sel}", MODEL_KEYS, "5m")})
+    rules.append({"record": INFERENCE_P99, "expr": inference})
+    return rules
