@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from model.config import PRESETS, ConfigError, PipelineConfig, load_config  # noqa: E402
+from model.config import PRESETS, ConfigError, PipelineConfig, load_config
 
 STEPS = ("data", "train", "optimize", "evaluate", "package", "pipeline")
 EXIT_GATE_FAILED, EXIT_BAD_INPUT = 1, 2
@@ -29,8 +29,12 @@ def parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="YAML file overriding the preset (see model/config.py)")
-    common.add_argument("--preset", choices=sorted(PRESETS), default=None, help="starting settings (default: default)")
-    common.add_argument("--out", type=Path, default=Path("artifacts"), help="output directory (default: artifacts)")
+    common.add_argument(
+        "--preset", choices=sorted(PRESETS), default=None, help="starting settings (default: default)"
+    )
+    common.add_argument(
+        "--out", type=Path, default=Path("artifacts"), help="output directory (default: artifacts)"
+    )
     common.add_argument("--no-progress", action="store_true", help="hide progress bars")
     sub = p.add_subparsers(dest="step", required=True, metavar="STEP")
     helps = {
@@ -45,7 +49,9 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(step, parents=[common], help=helps[step], description=helps[step])
         if step in ("evaluate", "pipeline"):
             sp.add_argument(
-                "--baseline", type=Path, help="bundle directory of the model in production (for change bounds)"
+                "--baseline",
+                type=Path,
+                help="bundle directory of the model in production (for change bounds)",
             )
     return p
 

@@ -59,8 +59,10 @@ def summarize(name: str, record: RunRecord, wall: float, peak_gib: float) -> lis
             f"{v.name:40} {m['ndcg@10']:8.4f} {m['size_gzip_bytes'] / 1024:9.1f} "
             f"{m['latency_p50_ms']:7.2f} {m['latency_p99_ms']:7.2f}"
         )
-    lines.append(f"BM25 NDCG@10 {record.bm25['ndcg@10']:.4f}; fp32 model {fp32['ndcg@10']:.4f} "
-                 f"({fp32['ndcg@10'] - record.bm25['ndcg@10']:+.4f}; target: model beats BM25)")
+    lines.append(
+        f"BM25 NDCG@10 {record.bm25['ndcg@10']:.4f}; fp32 model {fp32['ndcg@10']:.4f} "
+        f"({fp32['ndcg@10'] - record.bm25['ndcg@10']:+.4f}; target: model beats BM25)"
+    )
     if record.shipped is None:
         lines.append("shipped: NONE (gate failed)")
         return lines

@@ -80,7 +80,8 @@ class TokenizerConfig(_Frozen):
     # Sub-tokens per word: the word itself plus up to this many - 1 char n-grams.
     subtokens_per_word: int = Field(8, ge=1)
     max_query_words: int = Field(8, ge=1)
-    max_product_words: int = Field(24, ge=1)
+    # Title plus the first description words (model.tokenizer.product_text); bounds inference cost.
+    max_product_words: int = Field(16, ge=1)
     lowercase: bool = True
     # [EXACT]/[FUZZY] sub-tokens on words found on both sides of [SEP] (see model/tokenizer.py).
     match_markers: bool = True
@@ -96,7 +97,8 @@ class RankerConfig(_Frozen):
 
     layers: int = Field(2, ge=1, le=4)
     width: int = Field(64, ge=16, le=256)
-    heads: int = Field(4, ge=1)
+    # Two heads: per-head attention work is float in the int8 LiteRT model (see model/litert.py).
+    heads: int = Field(2, ge=1)
     ffn_mult: int = Field(2, ge=1, le=8)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
@@ -179,7 +181,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimize": {"prune_epochs": 1, "cluster_count": 8, "representative_queries": 8},
         "evaluate": {"latency_runs": 20, "latency_warmup": 2, "golden_requests": 2},
         # The tiny run proves the mechanics, not quality: 60 queries cannot hold a 1 % bound.
-        "gate": {"absolute": {"ndcg@10": 0.0}, "vs_fp32": {"ndcg@10": {"relative": -0.5}}, "latency_p99_ms": None},
+        "gate": {
+            "absolute": {"ndcg@10": 0.0},
+            "vs_fp32": {"ndcg@10": {"relative": -0.5}},
+            "latency_p99_ms": None,
+        },
     },
 }
 
@@ -214,7 +220,9 @@ def load_config(path: Path | None = None, preset: str = "default") -> PipelineCo
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         if "preset" in loaded:
             if loaded["preset"] not in PRESETS:
-                raise ConfigError(f"{path}: preset: unknown preset {loaded['preset']!r}; choose one of {sorted(PRESETS)}")
+                raise ConfigError(
+                    f"{path}: preset: unknown preset {loaded['preset']!r}; choose one of {sorted(PRESETS)}"
+                )
             raw = _merge({"preset": loaded["preset"]}, PRESETS[loaded["preset"]])
         raw = _merge(raw, loaded)
     try:

@@ -108,17 +108,23 @@ def _bound_checks(name: str, metric: str, value: float, ref: float, bound: Bound
     op = "<=" if lower else ">="
     if bound.absolute is not None:
         ok = _better_or_equal(change, bound.absolute, lower)
-        detail = f"{metric} change {change:+.4g} {'' if ok else 'not '}{op} {bound.absolute:+.4g} (vs {ref:.4g})"
+        detail = (
+            f"{metric} change {change:+.4g} {'' if ok else 'not '}{op} {bound.absolute:+.4g} (vs {ref:.4g})"
+        )
         checks.append(Check(name, metric, change, bound.absolute, "pass" if ok else "fail", detail))
     if bound.relative is not None:
         if ref == 0:
             checks.append(
-                Check(name, metric, None, bound.relative, "skip", f"{metric} reference is 0: relative undefined")
+                Check(
+                    name, metric, None, bound.relative, "skip", f"{metric} reference is 0: relative undefined"
+                )
             )
         else:
             rel = change / abs(ref)
             ok = _better_or_equal(rel, bound.relative, lower)
-            detail = f"{metric} change {rel:+.2%} {'' if ok else 'not '}{op} {bound.relative:+.2%} (vs {ref:.4g})"
+            detail = (
+                f"{metric} change {rel:+.2%} {'' if ok else 'not '}{op} {bound.relative:+.2%} (vs {ref:.4g})"
+            )
             checks.append(Check(name, metric, rel, bound.relative, "pass" if ok else "fail", detail))
     return checks
 

@@ -71,13 +71,17 @@ def _golden(ws: pl.Workspace, record: RunRecord, cfg: PipelineConfig) -> bytes:
     assert record.shipped is not None
     tokenizer = Tokenizer.load(ws.tokenizer)
     test = encode_split(pl.load_splits(ws).test, tokenizer)
-    score = open_scorer(Path(record.variant(record.shipped).path), "tflite", cfg.evaluate.litert_threads).score
+    score = open_scorer(
+        Path(record.variant(record.shipped).path), "tflite", cfg.evaluate.litert_threads
+    ).score
     requests = golden_requests(test, tokenizer, score, cfg.evaluate.golden_requests)
     payload = {"tolerance": {"absolute": GOLDEN_TOLERANCE}, "requests": requests}
     return (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def step_package(cfg: PipelineConfig, ws: pl.Workspace, timings: dict[str, float] | None = None) -> PackageResult:
+def step_package(
+    cfg: PipelineConfig, ws: pl.Workspace, timings: dict[str, float] | None = None
+) -> PackageResult:
     """Gate, bundle, report. `timings` (step -> seconds, this process) are added to the record."""
     record = gate_record(RunRecord.load(pl.require(ws.record, "evaluate")), cfg)
     record.timings_s.update(timings or {})

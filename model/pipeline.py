@@ -20,10 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from model.config import PipelineConfig  # noqa: E402
-from model.data.schema import Splits  # noqa: E402
+from model.config import PipelineConfig
+from model.data.schema import Splits
 
 SPLITS = ("train", "valid", "test")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display on CI runners or here
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from model.record import RunRecord, VariantResult  # noqa: E402
+from model.record import RunRecord, VariantResult
 
 QUALITY = ("ndcg@10", "mrr", "recall@10")
 # A hidden marker lets the workflow find and update its own comment instead of adding another.
@@ -71,7 +71,9 @@ def _comparison(record: RunRecord) -> list[str]:
         "|---|---|---:|---:|---:|---:|",
     ]
     if record.baseline is not None:
-        lines += _delta_rows(f"production `{record.baseline.bundle_id[:12]}`", record.baseline.metrics, shipped)
+        lines += _delta_rows(
+            f"production `{record.baseline.bundle_id[:12]}`", record.baseline.metrics, shipped
+        )
     lines += _delta_rows("fp32 (this run)", record.variant("fp32").metrics, shipped)
     lines += _delta_rows("BM25 baseline", record.bm25, shipped)
     if record.baseline is None:
@@ -86,7 +88,9 @@ def _best_quality(record: RunRecord) -> str:
 def render_markdown(record: RunRecord) -> str:
     """The PR comment body. Plots are referenced by file name (uploaded beside it as artifacts)."""
     if record.shipped:
-        headline = f"✅ Gate passed: shipping **{record.shipped}** as bundle `{(record.bundle_id or '')[:12]}`"
+        headline = (
+            f"✅ Gate passed: shipping **{record.shipped}** as bundle `{(record.bundle_id or '')[:12]}`"
+        )
     else:
         headline = "❌ Gate failed: no variant passed every bound (see the gate column)"
     split = ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in record.splits.items())
@@ -152,7 +156,12 @@ def write_report(record: RunRecord, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     _curves(record, out_dir / "training_curves.png")
     _scatter(record, "size_gzip_bytes", "gzipped size (bytes)", out_dir / "quality_vs_size.png")
-    _scatter(record, "latency_p99_ms", "p99 latency, 1 query x 100 candidates (ms)", out_dir / "quality_vs_latency.png")
+    _scatter(
+        record,
+        "latency_p99_ms",
+        "p99 latency, 1 query x 100 candidates (ms)",
+        out_dir / "quality_vs_latency.png",
+    )
     path = out_dir / "report.md"
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(render_markdown(record), encoding="utf-8")

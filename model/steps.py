@@ -9,16 +9,16 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from model import pipeline as pl  # noqa: E402
-from model.bm25 import bm25_scores  # noqa: E402
-from model.bundle import verify_bundle  # noqa: E402
-from model.config import PipelineConfig  # noqa: E402
-from model.data import load  # noqa: E402
-from model.data.splits import split_by_query  # noqa: E402
-from model.evaluate import QUALITY_KEYS, encode_split, evaluate_variant, latency_tokens, score_split  # noqa: E402
-from model.metrics import ranking_metrics  # noqa: E402
-from model.record import BaselineResult, RunRecord, VariantResult  # noqa: E402
-from model.tokenizer import Tokenizer  # noqa: E402
+from model import pipeline as pl
+from model.bm25 import bm25_scores
+from model.bundle import verify_bundle
+from model.config import PipelineConfig
+from model.data import load
+from model.data.splits import split_by_query
+from model.evaluate import QUALITY_KEYS, encode_split, evaluate_variant, latency_tokens, score_split
+from model.metrics import ranking_metrics
+from model.record import BaselineResult, RunRecord, VariantResult
+from model.tokenizer import Tokenizer
 
 
 def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]]:
@@ -56,9 +56,7 @@ def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) 
     tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))
     model = load_ranker(pl.require(ws.fp32, "train"))
     result = optimize_ranker(cfg, tokenizer, model, (splits.train, splits.valid), ws.variants_dir, progress)
-    variants = [
-        VariantResult(v.name, v.kind, str(v.path), v.parent, v.notes) for v in result.variants
-    ]
+    variants = [VariantResult(v.name, v.kind, str(v.path), v.parent, v.notes) for v in result.variants]
     pl.write_json(
         ws.variants,
         {
@@ -77,8 +75,11 @@ def _baseline(path: Path, test_frame, threads: int) -> BaselineResult:  # type: 
 
     info = verify_bundle(path)
     tokenizer = Tokenizer.load(info.path / "tokenizer.json")
-    scores = score_split(encode_split(test_frame, tokenizer), open_scorer(info.path / "model.tflite", "tflite", threads).score,
-                         desc="scoring production baseline")
+    scores = score_split(
+        encode_split(test_frame, tokenizer),
+        open_scorer(info.path / "model.tflite", "tflite", threads).score,
+        desc="scoring production baseline",
+    )
     metrics = ranking_metrics(test_frame, scores, k=10)
     return BaselineResult(info.bundle_id, {k: float(metrics[k]) for k in QUALITY_KEYS})
 

@@ -56,7 +56,7 @@ def test_unlisted_file_is_refused(tmp_path: Path):
 
 
 def test_required_files_and_manifest(tmp_path: Path):
-    with pytest.raises(BundleError, match="does not list required file golden.json"):
+    with pytest.raises(BundleError, match=r"does not list required file golden\.json"):
         write_bundle({"model.tflite": b"m", "tokenizer.json": b"{}"}, tmp_path)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(BundleError, match="MANIFEST: missing"):

@@ -53,7 +53,9 @@ def test_change_bounds_are_skipped_without_a_baseline():
 def test_baseline_absolute_and_relative_parts_both_apply():
     # baseline 0.60, candidate 0.575: change -0.025 < -0.02 (absolute fails);
     # relative -0.025 / 0.60 = -4.17 % >= -5 % (relative passes).
-    v = judge("v", {"ndcg@10": 0.575, "latency_p99_ms": 1}, CFG, fp32={"ndcg@10": 0.575}, baseline={"ndcg@10": 0.6})
+    v = judge(
+        "v", {"ndcg@10": 0.575, "latency_p99_ms": 1}, CFG, fp32={"ndcg@10": 0.575}, baseline={"ndcg@10": 0.6}
+    )
     assert _status(v, "vs_baseline") == ["fail", "pass"]
     assert not v.passed
 
@@ -71,8 +73,12 @@ def test_missing_metric_in_reference_is_skipped_with_reason():
 
 
 def test_zero_reference_skips_relative_only():
-    cfg = GateConfig(absolute={}, vs_fp32={"ndcg@10": Bound(absolute=-0.1, relative=-0.01)}, vs_baseline={},
-                     latency_p99_ms=None)
+    cfg = GateConfig(
+        absolute={},
+        vs_fp32={"ndcg@10": Bound(absolute=-0.1, relative=-0.01)},
+        vs_baseline={},
+        latency_p99_ms=None,
+    )
     v = judge("v", {"ndcg@10": 0.0}, cfg, fp32={"ndcg@10": 0.0}, baseline=None)
     assert [c.status for c in v.checks] == ["pass", "skip"]
 
