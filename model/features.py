@@ -71,7 +71,9 @@ def to_listwise(frame: pd.DataFrame, tokenizer: Tokenizer) -> Listwise:
 def to_frame_order(listwise: Listwise, scores: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     """Scores [Q, C] aligned with `listwise` -> one score per source-frame row, in frame order."""
     if scores.shape != listwise.mask.shape:
-        raise ValueError(f"scores shape {scores.shape} does not match the listwise shape {listwise.mask.shape}")
+        raise ValueError(
+            f"scores shape {scores.shape} does not match the listwise shape {listwise.mask.shape}"
+        )
     out = np.full(listwise.candidates, np.nan, dtype=np.float32)
     out[listwise.rows[listwise.mask]] = scores[listwise.mask]
     return out

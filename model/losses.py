@@ -9,9 +9,9 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 # Far below any real score but finite, so 0 * log-prob stays 0 instead of NaN.
 _MASKED_SCORE = -1e9

@@ -9,7 +9,8 @@
 
 Only pruned_clustered gets the quantized exports: pruning and clustering are what make the int8 file
 compress, and each conversion costs seconds of the pipeline budget. Quantization-aware training is
-attempted and its outcome recorded (tfmot's quantize_model does not support this model; see `try_qat`).
+attempted and its outcome recorded (tfmot 0.8 cannot quantize this model; see `try_qat`). Seeded like
+training, so the same trained model and settings give the same variants.
 """
 
 from __future__ import annotations
@@ -18,21 +19,21 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Literal  # noqa: E402
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import tensorflow_model_optimization as tfmot  # noqa: E402
-import tf_keras  # noqa: E402
+import numpy as np
+import pandas as pd
+import tensorflow_model_optimization as tfmot
+import tf_keras
 
-from model.config import PipelineConfig  # noqa: E402
-from model.features import Listwise, to_listwise  # noqa: E402
-from model.litert import MODE_NOTES, MODES, Mode, convert, write_atomic  # noqa: E402
-from model.ranker import save_ranker  # noqa: E402
-from model.tokenizer import Tokenizer  # noqa: E402
-from model.train import EpochRecord, FitSettings, fit  # noqa: E402
+from model.config import PipelineConfig
+from model.features import Listwise, to_listwise
+from model.litert import MODE_NOTES, MODES, Mode, convert, write_atomic
+from model.ranker import save_ranker
+from model.tokenizer import Tokenizer
+from model.train import EpochRecord, FitSettings, fit, seed_everything
 
 # The layer types whose kernels tfmot prunes and clusters (attention and embeddings included).
 COMPRESSIBLE = (tf_keras.layers.Dense, tf_keras.layers.MultiHeadAttention, tf_keras.layers.Embedding)
@@ -73,7 +74,9 @@ def compressible_weights(model: tf_keras.Model) -> dict[str, Any]:
 
 def _fine_tune(cfg: PipelineConfig, label: str, epochs: int, progress: bool) -> FitSettings:
     o, t = cfg.optimize, cfg.train
-    return FitSettings(t.loss, epochs, t.batch_queries, o.fine_tune_learning_rate, 0, None, t.seed, progress, label)
+    return FitSettings(
+        t.loss, epochs, t.batch_queries, o.fine_tune_learning_rate, 0, None, t.seed, progress, label
+    )
 
 
 def _wrap_compressible(model: tf_keras.Model, wrap: Any) -> tf_keras.Model:
@@ -98,7 +101,9 @@ def pruning_schedule(steps: int, target: float) -> Any:
     )
 
 
-def prune(model: tf_keras.Model, cfg: PipelineConfig, data: Data, progress: bool) -> tuple[tf_keras.Model, list[EpochRecord]]:
+def prune(
+    model: tf_keras.Model, cfg: PipelineConfig, data: Data, progress: bool
+) -> tuple[tf_keras.Model, list[EpochRecord]]:
     """A copy of `model` magnitude-pruned to cfg.optimize.prune_target_sparsity while fine-tuning."""
     train, valid, valid_frame = data
     steps = cfg.optimize.prune_epochs * -(-train.queries // cfg.train.batch_queries)
@@ -107,11 +112,15 @@ def prune(model: tf_keras.Model, cfg: PipelineConfig, data: Data, progress: bool
         model, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
     )
     settings = _fine_tune(cfg, "prune", cfg.optimize.prune_epochs, progress)
-    history, _ = fit(wrapped, train, (valid, valid_frame), settings, [tfmot.sparsity.keras.UpdatePruningStep()])
+    history, _ = fit(
+        wrapped, train, (valid, valid_frame), settings, [tfmot.sparsity.keras.UpdatePruningStep()]
+    )
     return tfmot.sparsity.keras.strip_pruning(wrapped), history
 
 
-def cluster(model: tf_keras.Model, cfg: PipelineConfig, data: Data, progress: bool) -> tuple[tf_keras.Model, list[EpochRecord]]:
+def cluster(
+    model: tf_keras.Model, cfg: PipelineConfig, data: Data, progress: bool
+) -> tuple[tf_keras.Model, list[EpochRecord]]:
     """A copy of (pruned) `model` with every compressible kernel clustered to cfg.optimize.cluster_count
     values, zeros kept (sparsity-preserving), centroids fine-tuned."""
     train, valid, valid_frame = data
@@ -126,19 +135,38 @@ def cluster(model: tf_keras.Model, cfg: PipelineConfig, data: Data, progress: bo
     return tfmot.clustering.keras.strip_clustering(wrapped), history
 
 
-def try_qat(model: tf_keras.Model) -> str:
-    """Attempt tfmot quantization-aware training setup on the whole model; returns the outcome.
-
-    tfmot 0.8 cannot do it for this architecture: its QuantizeLayer fake-quantizes the int32 token input,
-    and MultiHeadAttention has no quantize config (TFMOT #661). Post-training int8 is used instead.
-    """
+def _qat_attempt(label: str, build: Any) -> str:
     try:
-        tfmot.quantization.keras.quantize_model(model)
+        build()
     except Exception as e:  # tfmot raises TypeError/ValueError/RuntimeError depending on the layer
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        reason = next((line for line in reversed(lines) if "Error" in line), lines[-1] if lines else "")
-        return f"quantize_model failed ({type(e).__name__}): {lines[0] if lines else ''} {reason}".strip()
-    return "quantize_model succeeded (not used: post-training quantization is the shipped path)"
+        reason = next((line for line in reversed(lines) if "Error" in line), lines[0] if lines else "")
+        detail = reason if reason.startswith(type(e).__name__) else f"{type(e).__name__}: {reason}"
+        return f"{label}: failed ({detail[:300]})"
+    return f"{label}: builds"
+
+
+def try_qat(model: tf_keras.Model) -> str:
+    """Try to set up quantization-aware training with tfmot; returns what happened, for the report.
+
+    Two attempts: `quantize_model` on the whole ranker, then `quantize_apply` with only the
+    MultiHeadAttention layers annotated. On tfmot 0.8 both fail (the first on the int32 token input, the
+    second because MultiHeadAttention has no QuantizeConfig, TFMOT #661), so the shipped int8 model comes
+    from post-training quantization, which keeps fp32 quality on this ranker.
+    """
+    quantize = tfmot.quantization.keras
+
+    def attention_only() -> Any:
+        def annotate(layer: Any) -> Any:
+            if isinstance(layer, tf_keras.layers.MultiHeadAttention):
+                return quantize.quantize_annotate_layer(layer)
+            return layer
+
+        return quantize.quantize_apply(tf_keras.models.clone_model(model, clone_function=annotate))
+
+    whole = _qat_attempt("quantize_model(ranker)", lambda: quantize.quantize_model(model))
+    attention = _qat_attempt("quantize_apply(MultiHeadAttention annotated)", attention_only)
+    return f"{whole}; {attention}; shipped int8 uses post-training quantization"
 
 
 def _samples(train: Listwise, count: int, seed: int) -> list[Any]:
@@ -146,7 +174,9 @@ def _samples(train: Listwise, count: int, seed: int) -> list[Any]:
     return [train.tokens[q][train.mask[q]] for q in sorted(picks)]
 
 
-def _export(model: tf_keras.Model, parent: str, modes: tuple[Mode, ...], out: Path, samples: list[Any]) -> list[Variant]:
+def _export(
+    model: tf_keras.Model, parent: str, modes: tuple[Mode, ...], out: Path, samples: list[Any]
+) -> list[Variant]:
     variants = []
     for mode in modes:
         name = f"{parent}_tflite_{mode}"
@@ -165,6 +195,7 @@ def optimize_ranker(
 ) -> OptimizeResult:
     """Write every variant of the trained fp32 `model` under `out_dir`; `frames` = (train, valid)."""
     out_dir = Path(out_dir)
+    seed_everything(cfg.train.seed)
     train_frame, valid_frame = frames
     data: Data = (to_listwise(train_frame, tokenizer), to_listwise(valid_frame, tokenizer), valid_frame)
     o = cfg.optimize

@@ -4,10 +4,14 @@ There is no vocabulary to ship or to drift: a word's ids are stable hashes (CRC-
 salted `hash()`) of the word and of its character n-grams, fastText style. A misspelled word keeps most
 of its n-grams, so it lands near the correct spelling instead of on an unknown-word id.
 
-Encoding of one (query, product text) pair, `seq_len = 2 + max_query_words + max_product_words`:
+Encoding of one (query, product text) pair into fixed slots, `Q = max_query_words`,
+`seq_len = 2 + Q + max_product_words`:
 
-    position:  0      1 .. nq          nq + 1   nq + 2 .. nq + 1 + np   rest
-    content:   [CLS]  query words      [SEP]    product words           padding
+    position:  0      1 .. Q                    Q + 1    Q + 2 .. seq_len - 1
+    content:   [CLS]  query words, 0-padded     [SEP]    product words, 0-padded
+
+Fixed slots make position and segment a function of the position alone, so the ranker folds both into
+one constant instead of computing them per request.
 
 Each position carries `subtokens_per_word` ids: the word's own hash, then (with `match_markers`) a
 marker when the word also occurs on the other side of [SEP], then n-gram hashes, 0-padded. [CLS] and
@@ -68,8 +72,8 @@ class TokenizerError(ValueError):
 
 def product_text(title: str, description: str | None = None) -> str:
     """The product text the ranker reads: the title, then the first few description words."""
-    title = title or ""
-    if not description:
+    title = title if isinstance(title, str) else ""
+    if not isinstance(description, str) or not description:  # None, "", or NaN from a data frame
         return title
     extra = description.split(maxsplit=DESCRIPTION_WORDS)[:DESCRIPTION_WORDS]
     return f"{title} {' '.join(extra)}" if extra else title
@@ -85,11 +89,11 @@ def _check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     for key, (kind, minimum) in _SETTINGS.items():
         if key not in settings:
             raise TokenizerError(f"tokenizer settings: missing key {key!r}")
-        value = settings[key]
+        value: Any = settings[key]
         # bool is an int subclass: reject True for an int field and 1 for a bool field.
         if type(value) is not kind:
             raise TokenizerError(f"tokenizer settings: {key} must be {kind.__name__}, got {value!r}")
-        if kind is int and value < minimum:
+        if isinstance(value, int) and not isinstance(value, bool) and value < minimum:
             raise TokenizerError(f"tokenizer settings: {key} must be >= {minimum}, got {value}")
         out[key] = value
     if out["ngram_max"] < out["ngram_min"]:
@@ -171,24 +175,25 @@ class Tokenizer:
         return out
 
     def word_ids(self, word: str) -> tuple[int, ...]:
-        """The word's hash, then its n-gram hashes with the smallest raw hash values (bottom-k).
+        """The word's hash, then up to `subtokens_per_word - 1` n-gram hashes.
 
-        Bottom-k (MinHash) selection means two spellings keep a shared n-gram with probability that
-        grows with their overlap, whatever the word length.
+        N-grams are picked in a fixed order: the shortest and longest prefix and suffix first (a typo
+        inside a word keeps all four), then the rest by smallest hash value (bottom-k/MinHash: two
+        spellings keep a shared n-gram with a probability that grows with their overlap).
         """
         cached = self._cache.get(word)
         if cached is not None:
             return cached
         span = self.buckets - RESERVED_IDS
         marked = f"<{word}>"
-        grams = {
-            marked[i : i + n]
-            for n in range(self.settings["ngram_min"], self.settings["ngram_max"] + 1)
-            for i in range(len(marked) - n + 1)
-        }
+        sizes = range(self.settings["ngram_min"], self.settings["ngram_max"] + 1)
+        grams = {marked[i : i + n] for n in sizes for i in range(len(marked) - n + 1)}
         grams.discard(marked)  # the whole word is already the first sub-token
-        picked = sorted(_hash("g", g) for g in grams)[: self.subtokens - 1]
-        ids = (RESERVED_IDS + _hash("w", word) % span, *(RESERVED_IDS + h % span for h in picked))
+        ends = [g for n in (sizes[0], sizes[-1]) for g in (marked[:n], marked[-n:]) if g in grams]
+        picked = list(dict.fromkeys(ends))
+        picked += sorted(grams - set(picked), key=lambda g: _hash("g", g))
+        picked = picked[: self.subtokens - 1]
+        ids = (RESERVED_IDS + _hash("w", word) % span, *(RESERVED_IDS + _hash("g", g) % span for g in picked))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[word] = ids
@@ -248,9 +253,14 @@ class Tokenizer:
 
     def encode(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
         """Tokens for one query against N product texts: int32 [N, seq_len, subtokens_per_word]."""
+        if not isinstance(query, str):
+            raise TokenizerError(f"query must be a string, got {type(query).__name__}")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TokenizerError(f"product text {i} must be a string, got {type(text).__name__}")
         out = np.zeros((len(texts), self.seq_len, self.subtokens), dtype=np.int32)
         q = self.words(query, self.max_query_words)
-        start = 2 + len(q)
+        start = 2 + self.max_query_words
         out[:, 0, 0] = CLS_ID
         out[:, start - 1, 0] = SEP_ID
         match = self._matcher(q)
@@ -265,7 +275,7 @@ class Tokenizer:
                     # [EXACT] wins over [FUZZY] when several product words match the same query word.
                     q_marks[j] = EXACT_ID if mark == EXACT_ID else (q_marks[j] or mark)
             if q:
-                out[i, 1 : start - 1] = [self.row(w, m) for w, m in zip(q, q_marks, strict=True)]
+                out[i, 1 : 1 + len(q)] = [self.row(w, m) for w, m in zip(q, q_marks, strict=True)]
             if p_rows:
                 out[i, start : start + len(p)] = p_rows
         return out

@@ -10,24 +10,24 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np  # noqa: E402
-import numpy.typing as npt  # noqa: E402
-import pandas as pd  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import tensorflow as tf
+import tf_keras
+from tqdm.auto import tqdm
 
-from model.config import PipelineConfig  # noqa: E402
-from model.features import Listwise, to_frame_order, to_listwise  # noqa: E402
-from model.losses import LOSSES, LossFn  # noqa: E402
-from model.metrics import ranking_metrics  # noqa: E402
-from model.ranker import build_ranker  # noqa: E402
-from model.tokenizer import Tokenizer  # noqa: E402
+from model.config import PipelineConfig
+from model.features import Listwise, to_frame_order, to_listwise
+from model.losses import LOSSES, LossFn
+from model.metrics import ranking_metrics
+from model.ranker import build_ranker
+from model.tokenizer import Tokenizer
 
 PREDICT_CHUNK = 2048  # candidates per forward pass when scoring a whole split
 
@@ -126,7 +126,9 @@ def predict_listwise(model: tf_keras.Model, lw: Listwise) -> npt.NDArray[np.floa
         # One trace per model, reused across epochs.
         forward = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
         model._rankship_predict = forward
-    parts = [forward(tf.constant(flat[i : i + PREDICT_CHUNK])).numpy() for i in range(0, len(flat), PREDICT_CHUNK)]
+    parts = [
+        forward(tf.constant(flat[i : i + PREDICT_CHUNK])).numpy() for i in range(0, len(flat), PREDICT_CHUNK)
+    ]
     out = np.zeros(lw.mask.shape, dtype=np.float32)
     out[lw.mask] = np.concatenate(parts) if parts else []
     return out
@@ -137,12 +139,16 @@ def valid_ndcg(model: tf_keras.Model, lw: Listwise, frame: pd.DataFrame) -> floa
     return float(ranking_metrics(frame, scores, k=10)["ndcg@10"])
 
 
-def _run_epoch(step: Any, lw: Listwise, settings: FitSettings, epoch: int, callbacks: Sequence[Any]) -> tuple[float, float, int]:
+def _run_epoch(
+    step: Any, lw: Listwise, settings: FitSettings, epoch: int, callbacks: Sequence[Any]
+) -> tuple[float, float, int]:
     order = np.random.default_rng(settings.seed + epoch).permutation(lw.queries)
     batches = [order[i : i + settings.batch_queries] for i in range(0, len(order), settings.batch_queries)]
     losses, examples, start = [], 0, time.perf_counter()
     desc = f"{settings.label} epoch {epoch}/{settings.epochs}"
-    with tqdm(total=len(batches), desc=desc, unit="batch", disable=None if settings.progress else True) as bar:
+    with tqdm(
+        total=len(batches), desc=desc, unit="batch", disable=None if settings.progress else True
+    ) as bar:
         for b, idx in enumerate(batches):
             for cb in callbacks:
                 cb.on_train_batch_begin(b)
@@ -162,7 +168,7 @@ def fit(
     settings: FitSettings,
     callbacks: Sequence[Any] = (),
 ) -> tuple[list[EpochRecord], int]:
-    """Train `model` in place; returns the per-epoch history and the (1-based) epoch whose weights it keeps."""
+    """Train `model` in place; returns the per-epoch history and the 1-based epoch whose weights it keeps."""
     if settings.loss not in LOSSES:
         raise ValueError(f"train.loss: unknown loss {settings.loss!r}; choose one of {sorted(LOSSES)}")
     optimizer = tf_keras.optimizers.Adam(LinearWarmup(settings.learning_rate, settings.warmup_steps))
@@ -178,7 +184,8 @@ def fit(
             cb.on_epoch_end(epoch)
         ndcg = valid_ndcg(model, *valid)
         history.append(EpochRecord(epoch, loss, ndcg, seconds, examples / seconds))
-        if settings.patience is None or ndcg > best_ndcg:
+        # NaN (no graded validation query) never counts as an improvement; the first epoch always does.
+        if settings.patience is None or best_epoch == 0 or ndcg > best_ndcg:
             best_epoch, best_ndcg = epoch, ndcg
             best_weights = model.get_weights() if settings.patience is not None else None
         elif epoch - best_epoch >= settings.patience:
@@ -198,7 +205,14 @@ def train_ranker(
     model = build_ranker(cfg.ranker, tokenizer)
     t = cfg.train
     settings = FitSettings(
-        t.loss, t.epochs, t.batch_queries, t.learning_rate, t.warmup_steps, t.early_stopping_patience, t.seed, progress
+        t.loss,
+        t.epochs,
+        t.batch_queries,
+        t.learning_rate,
+        t.warmup_steps,
+        t.early_stopping_patience,
+        t.seed,
+        progress,
     )
     history, best_epoch = fit(model, train_lw, (valid_lw, valid), settings)
     return TrainResult(model, history, best_epoch, time.perf_counter() - start)
