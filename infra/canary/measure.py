@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from infra.canary.prometheus import PrometheusError, Series
-from infra.canary.queries import Query, Target, queries
+from infra.canary.queries import VERSION, Query, Target, queries
 from infra.config_serving import CanaryAnalysis
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -61,7 +61,10 @@ def measure(prom: RangeQuerier, target: Target, analysis: CanaryAnalysis, end: f
     """Evaluations newest first (raises PrometheusError when Prometheus fails or answers garbage)."""
     times = evaluation_times(analysis, end)
     step = seconds(analysis.interval)
-    answers = {q.name: (q, prom.range_query(q.expr, times[-1], times[0], step)) for q in queries(target, analysis.window)}
+    answers = {
+        q.name: (q, prom.range_query(q.expr, times[-1], times[0], step))
+        for q in queries(target, analysis.window)
+    }
     return [
         Evaluation(
             at=t,
@@ -73,10 +76,12 @@ def measure(prom: RangeQuerier, target: Target, analysis: CanaryAnalysis, end: f
     ]
 
 
-def _sample(answers: Mapping[str, tuple[Query, list[Series]]], at: float, version: str, track: str) -> VersionSample:
+def _sample(
+    answers: Mapping[str, tuple[Query, list[Series]]], at: float, version: str, track: str
+) -> VersionSample:
     def scalar(name: str) -> float | None:
         query, series = answers[name]
-        wanted = version if query.key == "bundle_version" else track
+        wanted = version if query.key == VERSION else track
         values = [_point(s, at) for s in series if s.labels.get(query.key) == wanted]
         found = [v for v in values if v is not None]
         if len(found) > 1:

@@ -30,7 +30,7 @@ class _Series(BaseModel):
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    resultType: Literal["matrix"]  # noqa: N815 - the API's field name
+    resultType: Literal["matrix"]
     result: list[_Series]
 
 
@@ -72,7 +72,7 @@ def parse_answer(expr: str, status_code: int, body: str) -> list[Series]:
     except ValidationError as e:
         error = _error_text(body)
         if status_code != 200 or error:
-            raise PrometheusError(f"query {expr!r}: HTTP {status_code}: {error or body[:200]!r}") from e
+            raise PrometheusError(f"query {expr!r}: HTTP {status_code}: {error or repr(body[:200])}") from e
         raise PrometheusError(f"query {expr!r}: not a Prometheus matrix answer: {_first(e)}") from e
     return [_series(expr, s) for s in answer.data.result]
 
@@ -92,7 +92,7 @@ def _series(expr: str, series: _Series) -> Series:
 def _error_text(body: str) -> str:
     class _Error(BaseModel):
         status: Literal["error"]
-        errorType: str = ""  # noqa: N815
+        errorType: str = ""
         error: str = ""
 
     try:

@@ -3,7 +3,8 @@
 Two sources, with the labels each carries in a cluster (see `infra/specs/monitoring.py`, the PodMonitor):
 
 - the model's own Seldon custom metrics (`model/serving/telemetry.py`), labelled `bundle_version`, plus the
-  target labels `namespace` and `rankship_model` the PodMonitor copies from the pod;
+  target labels `namespace` and `rankship_model` the PodMonitor copies from the pod (see `infra/specs/promql.py`,
+  which the alert rules build on);
 - the Seldon executor's `seldon_api_executor_server_requests_seconds` histogram (present when the model runs
   behind Seldon's executor, i.e. in a cluster), labelled `deployment_name` (the SeldonDeployment, named after
   the model) and `predictor_name` (the track: stable/canary). Its `predictor_version` comes from a predictor
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXECUTOR = "seldon_api_executor_server_requests_seconds"
+from infra.specs import naming as n
+from infra.specs.promql import EXECUTOR, SERVER_ERRORS
+
+VERSION = n.BUNDLE_VERSION_LABEL
 # REST answers carry the HTTP status, gRPC answers the gRPC code name.
 EXECUTOR_SERVER_ERRORS = "5..|Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss"
 QUANTILE = 0.99
@@ -33,8 +37,9 @@ class Target:
     canary_version: str
 
     def model_selector(self, *extra: str) -> str:
-        versions = f'bundle_version=~"{self.stable_version}|{self.canary_version}"'
-        return _selector(f'namespace="{self.namespace}"', f'rankship_model="{self.model}"', versions, *extra)
+        versions = f'{VERSION}=~"{self.stable_version}|{self.canary_version}"'
+        model = f'{n.PROM_MODEL_LABEL}="{self.model}"'
+        return _selector(f'namespace="{self.namespace}"', model, versions, *extra)
 
     def executor_selector(self, *extra: str) -> str:
         parts = (f'namespace="{self.namespace}"', f'deployment_name="{self.model}"')
@@ -56,15 +61,16 @@ class Query:
 
 def queries(target: Target, window: str) -> list[Query]:
     """Every query of one evaluation; `window` is a Prometheus duration such as 5m."""
-    m, m_err = target.model_selector(), target.model_selector('code!~"4.."')
+    m, m_err = target.model_selector(), target.model_selector(SERVER_ERRORS)
     e, e_err = target.executor_selector(), target.executor_selector(f'code=~"{EXECUTOR_SERVER_ERRORS}"')
-    v, p, q = "bundle_version", "predictor_name", QUANTILE
+    v, p, q = VERSION, "predictor_name", QUANTILE
     return [
         Query("requests", f"sum by ({v}) (increase(rankship_requests_total{m}[{window}]))", v),
         Query("errors", f"sum by ({v}) (increase(rankship_errors_total{m_err}[{window}]))", v),
         Query(
             "p99",
-            f"histogram_quantile({q}, sum by ({v}, le) (rate(rankship_inference_seconds_bucket{m}[{window}])))",
+            f"histogram_quantile({q}, sum by ({v}, le) "
+            f"(rate(rankship_inference_seconds_bucket{m}[{window}])))",
             v,
         ),
         Query("scores", f"sum by ({v}, le) (increase(rankship_scores_total{m}[{window}]))", v),

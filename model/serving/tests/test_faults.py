@@ -46,8 +46,11 @@ def test_every_nth_request_is_a_counted_server_error(bundle: BundleInfo, golden:
     first, second = ranker.predict_raw(_request(golden)), ranker.predict_raw(_request(golden))
     assert "status" not in first
     assert second["status"]["code"] == 500
-    metrics = {(m["key"], m["tags"].get("reason")): m["value"] for m in second["meta"]["metrics"]}
-    assert metrics[("rankship_errors", INJECTED)] == 1
+    metrics = {
+        (m["key"], m["tags"].get("reason"), m["tags"].get("code")): m["value"]
+        for m in second["meta"]["metrics"]
+    }
+    assert metrics[("rankship_errors", INJECTED, "500")] == 1  # a server error: it counts against the canary
 
 
 def test_latency_is_inside_the_models_timer(bundle: BundleInfo, golden: dict[str, Any]) -> None:

@@ -1,0 +1,94 @@
+"""Tiny real bundles for the canary demo: untrained `tiny` rankers, converted to LiteRT, with golden scores.
+
+Same recipe as the serving tests' fixture bundle (`tests/serving/fixture_bundle.py`), plus two knobs:
+`seed` picks the random weights and `label` goes into config.json, so one model can ship as several
+bundles (distinct ids and versions, identical scores: a healthy canary) and another seed gives a model whose
+scores land elsewhere (fast, error-free and broken: the canary the score-drift check must catch).
+
+Needs the main virtualenv (TensorFlow); imports it only when called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from model.bundle import BundleInfo, write_bundle
+
+GOLDEN = [
+    {
+        "query": "red running shoes",
+        "candidates": [
+            {"id": "p1", "title": "Red running shoe, men's size 10", "description": "Lightweight mesh."},
+            {"id": "p2", "title": "Blue denim jacket"},
+            {"id": "p3", "title": "Trail running shoes", "description": "Grippy sole for mud and rock"},
+        ],
+    }
+]
+
+
+def _tflite(seed: int) -> tuple[bytes, Any]:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras
+
+    from model.config import load_config
+    from model.ranker import build_ranker, serving_function
+    from model.tokenizer import Tokenizer
+
+    cfg = load_config(preset="tiny")
+    tf_keras.utils.set_random_seed(seed)
+    tokenizer = Tokenizer.from_config(cfg.tokenizer)
+    model = build_ranker(cfg.ranker, tokenizer)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [serving_function(model).get_concrete_function()], model
+    )
+    return converter.convert(), tokenizer
+
+
+def _scores(model_path: Path, tokenizer: Any, request: Mapping[str, Any]) -> dict[str, float]:
+    """One batch per request, as serving scores it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from model.tokenizer import product_text
+
+    texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
+    tokens = tokenizer.encode(request["query"], texts)
+    interpreter = Interpreter(model_path=str(model_path), num_threads=1)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(tokens.shape), strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, tokens)
+    interpreter.invoke()
+    scores = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return {c["id"]: float(s) for c, s in zip(request["candidates"], scores, strict=True)}
+
+
+def build_bundles(root: Path, wanted: Mapping[str, int]) -> dict[str, BundleInfo]:
+    """One bundle per `label -> seed` under `root`; each seed is converted once."""
+    models: dict[int, tuple[bytes, Any]] = {seed: _tflite(seed) for seed in sorted(set(wanted.values()))}
+    built = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, seed in wanted.items():
+            tflite, tokenizer = models[seed]
+            model_path = Path(tmp) / f"{seed}.tflite"
+            model_path.write_bytes(tflite)
+            golden = {
+                "tolerance": {"absolute": 1e-3},
+                "requests": [{"request": r, "scores": _scores(model_path, tokenizer, r)} for r in GOLDEN],
+            }
+            config = {"preset": "tiny", "seed": seed, "label": label, "note": "untrained canary demo model"}
+            contents: dict[str, bytes | Path] = {
+                "model.tflite": model_path,
+                "tokenizer.json": tokenizer.to_json().encode(),
+                "config.json": json.dumps(config, indent=2).encode(),
+                "metrics.json": json.dumps({"variants": [], "note": "demo: not evaluated"}).encode(),
+                "golden.json": json.dumps(golden, indent=2).encode(),
+                "MODEL_CARD.md": f"# demo bundle `{label}`\n\nUntrained ranker, seed {seed}.\n".encode(),
+            }
+            built[label] = write_bundle(contents, root)
+    return built

@@ -1,0 +1,87 @@
+"""The decision as Markdown for the promote/rollback PR body and the job summary.
+
+One section per analysed model: the verdict and its reason, a table of the newest evaluation (what was
+measured for canary and stable, the threshold, the result), and one line per evaluation of the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from infra.canary.decide import Check, Decision, Verdict
+
+_HEADLINE = {
+    Verdict.PROMOTE: "promote",
+    Verdict.COMPLETE: "complete (the canary becomes stable)",
+    Verdict.ROLLBACK: "ROLLBACK",
+    Verdict.HOLD: "hold",
+}
+_RESULT = {True: "ok", False: "**FAIL**", None: "n/a"}
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _value(check: Check, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if check.name == "error rate":
+        return f"{value:.2%}"
+    if check.name == "requests":
+        return f"{value:.0f}"
+    if check.name == "p99 latency":
+        return f"{value:.3g} ms"
+    return f"{value:.3g}"
+
+
+def _limit(check: Check) -> str:
+    if check.name == "requests":
+        return f"≥ {check.limit:.0f} per version"
+    return f"≤ {_value(check, check.limit)}"
+
+
+def _weights(d: Decision) -> str:
+    if d.verdict is Verdict.HOLD:
+        return f"canary stays at {d.weight} %"
+    if d.verdict is Verdict.ROLLBACK:
+        return f"canary {d.weight} % → removed, stable 100 %"
+    if d.verdict is Verdict.COMPLETE:
+        return f"canary {d.weight} % → stable 100 %"
+    return f"canary {d.weight} % → {d.new_weight} %"
+
+
+def model_section(d: Decision) -> str:
+    a = d.analysis
+    lines = [
+        f"### `{d.model}`: {_HEADLINE[d.verdict]} — {_weights(d)}",
+        "",
+        f"canary `{d.canary_version}` vs stable `{d.stable_version}`. {d.reason}",
+        "",
+    ]
+    if d.judgements:
+        latest = d.judgements[0]
+        lines += [
+            f"Newest evaluation, window {a.window} ending {_when(latest.at)}:",
+            "",
+            "| check | source | canary | stable | threshold | result |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in (latest.requests, *latest.checks):
+            cells = (c.name, c.source, _value(c, c.canary), _value(c, c.stable), _limit(c), _RESULT[c.ok])
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            f"Evaluations (every {a.interval}, rollback after {a.failure_threshold} failures in a row):",
+            "",
+        ]
+        lines += [f"- {_when(j.at)}: **{j.outcome.value}** — {j.why}" for j in d.judgements]
+    lines += ["", f"Steps {' → '.join(f'{s} %' for s in a.steps)}.", ""]
+    return "\n".join(lines)
+
+
+def markdown(stack: str, decisions: Sequence[Decision]) -> str:
+    verdicts = ", ".join(f"{d.model}: {d.verdict.value}" for d in decisions) or "no canary"
+    head = [f"## Canary analysis of stack `{stack}`: {verdicts}", ""]
+    return "\n".join(head) + "\n" + "\n".join(model_section(d) for d in decisions)
