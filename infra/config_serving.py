@@ -38,8 +38,26 @@ def _quantity(value: str) -> str:
     return value
 
 
+MAX_SCORE_BUCKETS = 64
+# The trained ranker's scores are listwise softmax logits, mostly within -10..10: half-unit buckets resolve
+# the shifts the PSI gate and the score-drift alert look for, at 34 series per version and worker.
+DEFAULT_SCORE_BUCKETS: tuple[float, ...] = tuple(x / 2 for x in range(-16, 17))
+
+
+def _score_buckets(edges: tuple[float, ...]) -> tuple[float, ...]:
+    # Checked here rather than with min_length/max_length: those also fire, confusingly, after a bad item.
+    if not 2 <= len(edges) <= MAX_SCORE_BUCKETS:
+        raise ValueError(f"needs 2 to {MAX_SCORE_BUCKETS} bucket edges, got {len(edges)}")
+    if any(b <= a for a, b in pairwise(edges)):
+        raise ValueError(f"bucket edges must strictly increase, got {list(edges)}")
+    return edges
+
+
 Image = Annotated[str, AfterValidator(_pinned_image)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
+# Numbers only (strict: no "1.5" strings or booleans) and finite: the runtime always adds +Inf itself.
+ScoreEdge = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+ScoreBuckets = Annotated[tuple[ScoreEdge, ...], AfterValidator(_score_buckets)]
 
 
 class Bundle(Frozen):
@@ -151,6 +169,9 @@ class ServingRuntime(Frozen):
     """Knobs of the serving runtime (`model/serving/settings.py`), passed to it as environment variables.
 
     None keeps the image's own default, so the runtime stays the one place those defaults are written down.
+    The score buckets are the exception: they are always passed, because every predictor of the model must
+    share them (PSI and the drift alert compare histograms bucket by bucket), even a track that runs another
+    image whose built-in default may differ.
     """
 
     workers: int | None = Field(
@@ -162,6 +183,10 @@ class ServingRuntime(Frozen):
     max_text_chars: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_TEXT_CHARS")
     max_request_bytes: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_REQUEST_BYTES")
     litert_threads: int | None = Field(default=None, ge=1, le=64, description="RANKSHIP_LITERT_THREADS")
+    score_buckets: ScoreBuckets = Field(
+        default=DEFAULT_SCORE_BUCKETS,
+        description="RANKSHIP_SCORE_BUCKETS: upper bounds of the score histogram, strictly increasing",
+    )
 
 
 class Slo(Frozen):

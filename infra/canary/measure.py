@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from infra.canary.prometheus import PrometheusError, Series
-from infra.canary.queries import VERSION, Query, Target, queries
+from infra.canary.queries import Query, Target, queries
 from infra.config_serving import CanaryAnalysis
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -69,23 +69,21 @@ def measure(prom: RangeQuerier, target: Target, analysis: CanaryAnalysis, end: f
         Evaluation(
             at=t,
             window=analysis.window,
-            canary=_sample(answers, t, target.canary_version, "canary"),
-            stable=_sample(answers, t, target.stable_version, "stable"),
+            canary=_sample(answers, t, target.canary_version),
+            stable=_sample(answers, t, target.stable_version),
         )
         for t in times
     ]
 
 
-def _sample(
-    answers: Mapping[str, tuple[Query, list[Series]]], at: float, version: str, track: str
-) -> VersionSample:
+def _sample(answers: Mapping[str, tuple[Query, list[Series]]], at: float, version: str) -> VersionSample:
     def scalar(name: str) -> float | None:
         query, series = answers[name]
-        wanted = version if query.key == VERSION else track
-        values = [_point(s, at) for s in series if s.labels.get(query.key) == wanted]
+        # Every query's key label holds the bundle version (`bundle_version` or `predictor_version`).
+        values = [_point(s, at) for s in series if s.labels.get(query.key) == version]
         found = [v for v in values if v is not None]
         if len(found) > 1:
-            raise PrometheusError(f"query {query.expr!r}: {len(found)} series for {query.key}={wanted!r}")
+            raise PrometheusError(f"query {query.expr!r}: {len(found)} series for {query.key}={version!r}")
         return found[0] if found else None
 
     query, series = answers["scores"]

@@ -7,8 +7,11 @@ Two sources, with the labels each carries in a cluster (see `infra/specs/monitor
   which the alert rules build on);
 - the Seldon executor's `seldon_api_executor_server_requests_seconds` histogram (present when the model runs
   behind Seldon's executor, i.e. in a cluster), labelled `deployment_name` (the SeldonDeployment, named after
-  the model) and `predictor_name` (the track: stable/canary). Its `predictor_version` comes from a predictor
-  *annotation* that the specs do not set, so the track is the key here.
+  the model) and `predictor_version`, which the executor takes from the predictor's `version` annotation (the
+  bundle version, set by `infra/specs/seldon.py`). Keyed by version rather than by track (`predictor_name`),
+  a window that spans a new canary, or a promotion, never mixes two versions' requests under one track. Pods
+  started before the annotation existed report an empty `predictor_version`: no executor data, and `decide`
+  falls back to the model's own metrics.
 
 Client mistakes (4xx) are the client's, not the canary's: both error queries count server errors only.
 `rankship_errors_total{code!~"4.."}` also matches series without a `code` label (runtimes before it existed).
@@ -22,6 +25,7 @@ from infra.specs import naming as n
 from infra.specs.promql import EXECUTOR, SERVER_ERRORS
 
 VERSION = n.BUNDLE_VERSION_LABEL
+EXECUTOR_VERSION = "predictor_version"
 # REST answers carry the HTTP status, gRPC answers the gRPC code name.
 EXECUTOR_SERVER_ERRORS = "5..|Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss"
 QUANTILE = 0.99
@@ -36,14 +40,16 @@ class Target:
     stable_version: str
     canary_version: str
 
+    def versions(self) -> str:
+        return f"{self.stable_version}|{self.canary_version}"
+
     def model_selector(self, *extra: str) -> str:
-        versions = f'{VERSION}=~"{self.stable_version}|{self.canary_version}"'
         model = f'{n.PROM_MODEL_LABEL}="{self.model}"'
-        return _selector(f'namespace="{self.namespace}"', model, versions, *extra)
+        return _selector(f'namespace="{self.namespace}"', model, f'{VERSION}=~"{self.versions()}"', *extra)
 
     def executor_selector(self, *extra: str) -> str:
         parts = (f'namespace="{self.namespace}"', f'deployment_name="{self.model}"')
-        return _selector(*parts, 'predictor_name=~"stable|canary"', *extra)
+        return _selector(*parts, f'{EXECUTOR_VERSION}=~"{self.versions()}"', *extra)
 
 
 def _selector(*parts: str) -> str:
@@ -56,14 +62,14 @@ class Query:
 
     name: str
     expr: str
-    key: str  # "bundle_version" (model metrics) or "predictor_name" (executor metrics)
+    key: str  # "bundle_version" (model metrics) or "predictor_version" (executor metrics)
 
 
 def queries(target: Target, window: str) -> list[Query]:
     """Every query of one evaluation; `window` is a Prometheus duration such as 5m."""
     m, m_err = target.model_selector(), target.model_selector(SERVER_ERRORS)
     e, e_err = target.executor_selector(), target.executor_selector(f'code=~"{EXECUTOR_SERVER_ERRORS}"')
-    v, p, q = VERSION, "predictor_name", QUANTILE
+    v, p, q = VERSION, EXECUTOR_VERSION, QUANTILE
     return [
         Query("requests", f"sum by ({v}) (increase(rankship_requests_total{m}[{window}]))", v),
         Query("errors", f"sum by ({v}) (increase(rankship_errors_total{m_err}[{window}]))", v),

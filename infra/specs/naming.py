@@ -31,6 +31,8 @@ READY_PATH, LIVE_PATH = "/health/status", "/health/ping"
 BUNDLE_VERSION_LABEL = "bundle_version"
 
 VERSION_LABEL = "version"
+# The predictor annotation Seldon's executor copies into `predictor_version` on its own metrics.
+PREDICTOR_VERSION_ANNOTATION = "version"
 MODEL_LABEL = "rankship.io/model"
 TRACK_LABEL = "rankship.io/track"
 SELDON_MANAGED_BY = {"app.kubernetes.io/managed-by": "seldon-core"}

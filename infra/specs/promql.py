@@ -9,7 +9,8 @@ Two sources of series, both scraped by the PodMonitor from the port named `metri
   labelled `bundle_version` (= the predictor's `labels.version`). Seldon adds `worker_id` (one series per
   gunicorn worker: always sum it away) and its own `model_version`, which is the image tag, not the bundle;
 - the Seldon executor's `seldon_api_executor_server_requests_seconds_*` (executor :8000): what a client
-  waits for, labelled `predictor_name` (= the track) but not with the bundle version.
+  waits for, labelled `predictor_name` (= the track) and `predictor_version` (= the bundle version, from the
+  predictor's `version` annotation; empty on pods started without it).
 
 The PodMonitor copies the pod labels `rankship.io/model` and `rankship.io/track` onto both as `rankship_model`
 and `rankship_track`; Prometheus adds `namespace`.

@@ -113,6 +113,11 @@ def gunicorn_workers(model: ModelSettings) -> int:
     return max(1, math.ceil(parse_quantity(model.resources.cpu)))
 
 
+def score_buckets_value(edges: tuple[float, ...]) -> str:
+    """The runtime's comma-separated edges; repr is the shortest text that parses back to the same float."""
+    return ",".join(repr(float(e)) for e in edges)
+
+
 def runtime_env(model: ModelSettings) -> list[dict[str, str]]:
     """The variables the serving runtime reads (`model/serving/settings.py`, gunicorn); unset ones keep the
     image's defaults. The bundle's identity is not among them: the runtime derives it from the MANIFEST."""
@@ -121,6 +126,8 @@ def runtime_env(model: ModelSettings) -> list[dict[str, str]]:
         "RANKSHIP_BUNDLE": n.BUNDLE_MOUNT,
         "GUNICORN_WORKERS": str(gunicorn_workers(model)),
         "GUNICORN_THREADS": str(rt.threads),
+        # Model-level, so every predictor (stable, canary, shadow) counts scores into the same buckets.
+        "RANKSHIP_SCORE_BUCKETS": score_buckets_value(rt.score_buckets),
     }
     optional = {
         "RANKSHIP_MAX_CANDIDATES": rt.max_candidates,
@@ -204,6 +211,9 @@ def predictor_spec(settings: StackSettings, model: ModelSettings, p: Predictor) 
         "name": p.track,
         "traffic": p.traffic,
         "labels": track_labels(model, p),
+        # Seldon's executor fills `predictor_version` on its seldon_api_executor_* series from this annotation
+        # (not from the label), so its metrics name the bundle version like the runtime's `bundle_version`.
+        "annotations": {n.PREDICTOR_VERSION_ANNOTATION: p.bundle.version},
         "componentSpecs": [component],
         "graph": graph,
         "svcOrchSpec": {"resources": EXECUTOR_RESOURCES},

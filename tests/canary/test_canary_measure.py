@@ -26,8 +26,10 @@ def test_queries_select_both_versions_of_one_model_and_group_by_version() -> Non
     )
     assert 'code!~"4.."' in by_name["errors"].expr  # client mistakes are not the canary's errors
     assert by_name["p99"].expr.startswith("histogram_quantile(0.99, sum by (bundle_version, le) (rate(")
-    assert by_name["exec_requests"].key == "predictor_name"
-    assert 'deployment_name="search-ranker", predictor_name=~"stable|canary"' in by_name["exec_p99"].expr
+    # The executor's `predictor_version` is the predictor's `version` annotation: the bundle version.
+    assert by_name["exec_requests"].key == "predictor_version"
+    executor = 'deployment_name="search-ranker", predictor_version=~"a1a1a1a1a1a1|b2b2b2b2b2b2"'
+    assert executor in by_name["exec_p99"].expr
     assert 'code=~"5..|Unknown|' in by_name["exec_errors"].expr
 
 
@@ -92,7 +94,11 @@ def test_measure_asks_one_range_query_per_measurement_and_splits_versions() -> N
             "errors": [Series(c, {END: 3.0})],
             "p99": [Series(c, {END: 0.042}), Series(s, {END: 0.040})],
             "scores": [Series({**c, "le": "0.0"}, {END: 900.0}), Series({**c, "le": "+Inf"}, {END: 2400.0})],
-            "exec_requests": [Series({"predictor_name": "canary"}, {END - 60: 290.0})],
+            "exec_requests": [
+                Series({"predictor_version": "b2b2b2b2b2b2"}, {END - 60: 290.0}),
+                # A pod started before the annotation: no version, so no version's requests.
+                Series({"predictor_version": ""}, {END - 60: 50.0}),
+            ],
         }
     )
     newest, middle, oldest = measure(prom, TARGET, ANALYSIS, END)
@@ -106,7 +112,11 @@ def test_measure_asks_one_range_query_per_measurement_and_splits_versions() -> N
     )
     assert newest.canary.scores == {0.0: 900.0, math.inf: 2400.0}
     assert (newest.stable.requests, newest.stable.errors, newest.stable.scores) == (2700, None, {})
-    assert (newest.canary.exec_requests, middle.canary.exec_requests) == (None, 290)
+    assert (newest.canary.exec_requests, middle.canary.exec_requests, middle.stable.exec_requests) == (
+        None,
+        290,
+        None,
+    )
     assert (middle.canary.requests, middle.stable.requests) == (280, None)
     assert (oldest.canary.requests, oldest.stable.requests) == (None, 10)
 

@@ -118,6 +118,20 @@ def test_settings_to_config_keeps_only_what_was_set() -> None:
     assert settings_to_config(settings_of(raw)) == raw
 
 
+def test_score_buckets_set_in_a_stack_file_survive_load_and_dump(stacks_dir: Path) -> None:
+    path = stacks_dir / "Pulumi.dev.yaml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["config"][SETTINGS_KEY]["models"][0]["runtime"] = {"score_buckets": [-2, -0.5, 0, 0.1, 3]}
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    dump_stack_settings(load_stack_settings("dev", stacks_dir), "dev", stacks_dir)
+    canonical = path.read_text(encoding="utf-8")
+    assert "score_buckets:\n        - -2.0\n        - -0.5\n        - 0.0\n        - 0.1\n" in canonical
+    reloaded = load_stack_settings("dev", stacks_dir)
+    assert reloaded.models[0].runtime.score_buckets == (-2.0, -0.5, 0.0, 0.1, 3.0)
+    dump_stack_settings(reloaded, "dev", stacks_dir)
+    assert path.read_text(encoding="utf-8") == canonical  # the canonical form is a fixed point
+
+
 def test_set_canary_weight_moves_the_rest_to_stable() -> None:
     settings = set_canary_weight(settings_of(raw_settings("dev")), "search-ranker", 25)
     ranker = settings.models[0]

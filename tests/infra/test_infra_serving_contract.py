@@ -8,13 +8,17 @@ its source files: a rename on either side fails here rather than in a cluster.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
+import sys
+from types import ModuleType
 from typing import Any
 
 import pytest
 from infra_stacks import ROOT, raw_settings, settings_of
 
 from infra.config import SettingsError, StackSettings
+from infra.config_serving import DEFAULT_SCORE_BUCKETS
 from infra.specs import naming as n
 from infra.specs.addons import addon_charts
 from infra.specs.dashboard import dashboard
@@ -97,6 +101,61 @@ def test_bad_runtime_settings_are_rejected_naming_the_key(key: str, value: int) 
     with pytest.raises(SettingsError) as caught:
         settings_of(with_runtime("dev", **{key: value}), "Pulumi.dev.yaml")
     assert [p.split(":")[0] for p in caught.value.problems] == [f"models[0].runtime.{key}"]
+
+
+def runtime_settings() -> ModuleType:
+    """model/serving/settings.py on its own (it imports only the standard library), not the runtime package."""
+    name = "rankship_runtime_settings"
+    spec = importlib.util.spec_from_file_location(name, SERVING / "settings.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "edges", [None, [-2, -0.5, 0, 0.1, 1.25, 3], [x / 8 for x in range(64)]], ids=["default", "odd", "64"]
+)
+def test_the_runtime_reads_back_exactly_the_score_buckets_of_the_settings(edges: list[float] | None) -> None:
+    settings = settings_of(with_runtime("dev") if edges is None else with_runtime("dev", score_buckets=edges))
+    served = runtime_settings().ServingSettings.from_env(env_of(settings)).score_buckets
+    assert served == settings.models[0].runtime.score_buckets == tuple(edges or DEFAULT_SCORE_BUCKETS)
+
+
+def test_the_default_score_buckets_are_every_half_unit_from_minus_8_to_8() -> None:
+    edges = DEFAULT_SCORE_BUCKETS
+    assert (len(edges), edges[0], edges[1], edges[-1]) == (33, -8.0, -7.5, 8.0)
+    assert env_of(settings_of(raw_settings("prod")))["RANKSHIP_SCORE_BUCKETS"].startswith("-8.0,-7.5,-7.0,")
+
+
+def test_every_predictor_of_a_model_shares_the_score_buckets() -> None:
+    raw = with_runtime("staging", score_buckets=[-1, 0, 1])
+    raw["models"][0]["canary"]["image"] = "ghcr.io/rankship/ranker-serving@sha256:" + "f" * 64
+    settings = settings_of(raw)
+    values = {t: model_container(settings, t)["env"] for t in ("stable", "canary")}
+    assert model_container(settings, "canary")["image"] != model_container(settings, "stable")["image"]
+    for env in values.values():
+        assert {"name": "RANKSHIP_SCORE_BUCKETS", "value": "-1.0,0.0,1.0"} in env
+
+
+@pytest.mark.parametrize(
+    ("edges", "key", "why"),
+    [
+        ([1.0], "score_buckets", "needs 2 to 64 bucket edges, got 1"),
+        ([float(x) for x in range(65)], "score_buckets", "needs 2 to 64 bucket edges, got 65"),
+        ([0, 1, 1, 2], "score_buckets", "bucket edges must strictly increase, got [0.0, 1.0, 1.0, 2.0]"),
+        ([1, 0], "score_buckets", "bucket edges must strictly increase"),
+        ([0, float("inf")], "score_buckets[1]", "Input should be a finite number"),
+        (["0.5", 1], "score_buckets[0]", "Input should be a valid number"),
+        ("-1,0,1", "score_buckets", "Input should be a valid tuple"),
+    ],
+)
+def test_bad_score_buckets_are_rejected_naming_the_key(edges: Any, key: str, why: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_of(with_runtime("dev", score_buckets=edges), "Pulumi.dev.yaml")
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"models[0].runtime.{key}: {why}"), problem
 
 
 def test_the_container_runs_as_the_image_user() -> None:

@@ -66,12 +66,16 @@ def test_predictors_and_weights_follow_the_settings() -> None:
     assert predictors["canary"]["graph"]["modelUri"] == ranker.canary.bundle.uri  # type: ignore[union-attr]
 
 
-def test_every_predictor_carries_its_version_label() -> None:
+def test_every_predictor_carries_its_version_label_and_annotation() -> None:
     settings = with_shadow("staging")
     ranker = settings.models[0]
-    for name, predictor in predictors_of(settings).items():
+    predictors = predictors_of(settings)
+    assert list(predictors) == ["stable", "canary", "shadow"]
+    for name, predictor in predictors.items():
         assert predictor["labels"][n.VERSION_LABEL] == ranker.versions()[name], name
         assert predictor["labels"][n.TRACK_LABEL] == name
+        # Seldon's executor reads `annotations["version"]` into `predictor_version` on its metrics.
+        assert predictor["annotations"] == {"version": ranker.versions()[name]}, name
 
 
 def test_shadow_is_flagged_and_its_traffic_is_the_mirror_percent() -> None:
