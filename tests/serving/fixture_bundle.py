@@ -55,33 +55,25 @@ GOLDEN_REQUESTS: list[dict[str, Any]] = [
 
 
 def _tflite_bytes(preset: str) -> tuple[bytes, Tokenizer]:
-    import tensorflow as tf
     import tf_keras
 
-    from model.ranker import build_ranker, serving_function
+    from model.litert import convert
+    from model.ranker import build_ranker
 
     cfg = load_config(preset=preset)
     tf_keras.utils.set_random_seed(SEED)
     tokenizer = Tokenizer.from_config(cfg.tokenizer)
     model = build_ranker(cfg.ranker, tokenizer)
-    concrete = serving_function(model).get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-    return converter.convert(), tokenizer
+    return convert(model, "float32"), tokenizer
 
 
 def golden_scores(model_path: Path, tokenizer: Tokenizer, request: dict[str, Any]) -> dict[str, float]:
     """Score one golden request the way serving does: one [N, L, K] batch, scores by candidate id."""
-    from ai_edge_litert.interpreter import Interpreter
+    from model.scoring import LiteRTScorer
 
     texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
-    tokens = tokenizer.encode(request["query"], texts)
-    interpreter = Interpreter(model_path=str(model_path), num_threads=1)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, list(tokens.shape), strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, tokens)
-    interpreter.invoke()
-    scores = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    # The same LiteRT scorer offline evaluation uses: one [N, L, K] batch per request.
+    scores = LiteRTScorer(Path(model_path), num_threads=1).score(tokenizer.encode(request["query"], texts))
     return {c["id"]: float(s) for c, s in zip(request["candidates"], scores, strict=True)}
 
 

@@ -33,38 +33,28 @@ GOLDEN = [
 
 def _tflite(seed: int) -> tuple[bytes, Any]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
     import tf_keras
 
     from model.config import load_config
-    from model.ranker import build_ranker, serving_function
+    from model.litert import convert
+    from model.ranker import build_ranker
     from model.tokenizer import Tokenizer
 
     cfg = load_config(preset="tiny")
     tf_keras.utils.set_random_seed(seed)
     tokenizer = Tokenizer.from_config(cfg.tokenizer)
     model = build_ranker(cfg.ranker, tokenizer)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [serving_function(model).get_concrete_function()], model
-    )
-    return converter.convert(), tokenizer
+    return convert(model, "float32"), tokenizer
 
 
 def _scores(model_path: Path, tokenizer: Any, request: Mapping[str, Any]) -> dict[str, float]:
     """One batch per request, as serving scores it."""
-    from ai_edge_litert.interpreter import Interpreter
-
+    from model.scoring import LiteRTScorer
     from model.tokenizer import product_text
 
     texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
-    tokens = tokenizer.encode(request["query"], texts)
-    interpreter = Interpreter(model_path=str(model_path), num_threads=1)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, list(tokens.shape), strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, tokens)
-    interpreter.invoke()
-    scores = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    # The same LiteRT scorer offline evaluation uses: one [N, L, K] batch per request.
+    scores = LiteRTScorer(Path(model_path), num_threads=1).score(tokenizer.encode(request["query"], texts))
     return {c["id"]: float(s) for c, s in zip(request["candidates"], scores, strict=True)}
 
 
