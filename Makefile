@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
 .PHONY: help setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
-        render render-check lint-workflows canary-demo system-deps clean
+        render render-check lint-workflows canary-demo bench-scaling tune-demo train-image system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -98,6 +98,15 @@ bench-model: setup ## model benchmark on the synthetic default and on ../shared/
 
 canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 5 scenarios (~4.5 min)
 	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
+
+bench-scaling: setup ## examples/s with 1 and 2 local CPU workers (MultiWorkerMirroredStrategy on 127.0.0.1)
+	$(RUN) python -m model.bench_scaling --workers 1 2
+
+tune-demo: setup ## 12-trial hyperparameter search on the tiny preset; then pipeline --config $(OUT)/tune/tune/best.yaml
+	$(RUN) python -m model tune --preset tiny --out $(OUT)/tune
+
+train-image: ## the cluster trainer image (needs Docker with BuildKit; CI builds it)
+	docker build -f model/Dockerfile.train -t rankship-train .
 
 clean: ## remove generated artifacts (not the environments)
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

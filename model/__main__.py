@@ -1,7 +1,9 @@
 """`python -m model <step>`: a thin CLI over the pipeline steps.
 
-Exit codes: 0 success (for `package`/`pipeline`: the gate passed and a bundle was written), 1 the gate
-failed, 2 bad input (flags, config, data, bundle) with a message naming the bad thing.
+Exit codes: 0 success (for `package`/`pipeline`/`train-job`: the gate passed and a bundle was written),
+1 the gate failed, 2 bad input (flags, config, environment, data, bundle) with a message naming the bad
+thing, 3 (`train-job` only) an upload or download failed or the worker crashed: the Job retries it,
+unlike 1 and 2, which are final.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -18,14 +21,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from model.config import PRESETS, ConfigError, PipelineConfig, load_config
 
 STEPS = ("data", "train", "optimize", "evaluate", "package", "pipeline")
-EXIT_GATE_FAILED, EXIT_BAD_INPUT = 1, 2
+EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_STORAGE_FAILED = 1, 2, 3
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m model",
         description="Train, optimize, evaluate and package a Transformer search ranker.",
-        epilog="Exit codes: 0 ok, 1 quality gate failed, 2 bad input.",
+        epilog="Exit codes: 0 ok, 1 quality gate failed, 2 bad input, 3 storage (train-job).",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="YAML file overriding the preset (see model/config.py)")
@@ -45,6 +48,13 @@ def parser() -> argparse.ArgumentParser:
         "package": "apply the quality gate, write the bundle and the report",
         "pipeline": "all of the above, in order",
     }
+    tune_help = "search hyperparameters (tune: settings) and write tune/best.yaml for `pipeline --config`"
+    sub.add_parser("tune", parents=[common], help=tune_help, description=tune_help)
+    job_help = (
+        "one worker of the Kubernetes training Job (settings from RANKSHIP_* env; see model/train_job.py)"
+    )
+    job = sub.add_parser("train-job", help=job_help, description=job_help)
+    job.add_argument("--no-progress", action="store_true", help="hide progress bars")
     for step in STEPS:
         sp = sub.add_parser(step, parents=[common], help=helps[step], description=helps[step])
         if step in ("evaluate", "pipeline"):
@@ -73,6 +83,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     ws = pl.Workspace(args.out)
     progress = not args.no_progress
+    if args.step == "tune":
+        from model.tune import tune
+
+        tuned = tune(cfg, ws, progress)
+        best = tuned.study.best_trial
+        print(f"tune: best valid NDCG@10 {best.value:.4f} (trial {best.number}) -> {tuned.best_config}")
+        print(f"tune: report {tuned.report}")
+        return 0
     baseline = getattr(args, "baseline", None)
     timer = pl.Timer()
     if args.step in ("data", "pipeline"):
@@ -98,6 +116,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_job(args: argparse.Namespace) -> int:
+    from model.bundle import BundleError
+    from model.data.schema import DataError
+    from model.tokenizer import TokenizerError
+    from model.train_job import run_job
+    from model.upload import UploadError
+
+    try:
+        return run_job(os.environ, progress=not args.no_progress)
+    except (ConfigError, DataError, BundleError, TokenizerError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UploadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_STORAGE_FAILED
+    except Exception:
+        # Uncaught, Python would exit 1, which the Job reads as "gate failed" (final): retry instead.
+        traceback.print_exc()
+        return EXIT_STORAGE_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     from model.bundle import BundleError
     from model.data.schema import DataError
@@ -105,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.tokenizer import TokenizerError
 
     args = parser().parse_args(argv)
+    if args.step == "train-job":
+        return _train_job(args)
     for flag in ("config", "baseline"):
         path = getattr(args, flag, None)
         if path is not None and not path.exists():

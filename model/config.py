@@ -110,12 +110,26 @@ class RankerConfig(_Frozen):
 
 
 class TrainConfig(_Frozen):
+    """Training settings. Scaling rule with R replicas (GPUs, or workers of a multi-worker job):
+
+    - `batch_queries` is per replica: every step trains on a global batch of batch_queries x R queries,
+      each replica taking its own slice, so one epoch has R times fewer steps;
+    - the peak learning rate is learning_rate x R (linear scaling rule, Goyal et al. 2017), reached after
+      the same `warmup_steps` linear warm-up that keeps the larger rate from diverging early on.
+
+    So a config tuned on one device keeps its per-device memory use and its learning dynamics per example
+    when it runs on more; with R = 1 nothing changes.
+    """
+
     loss: Literal["listwise_softmax", "pairwise_logistic"] = "listwise_softmax"
     epochs: int = Field(8, ge=1)
-    # Queries per batch; each query brings its whole (padded) candidate list.
+    # Queries per batch and replica; each query brings its whole (padded) candidate list.
     batch_queries: int = Field(16, ge=1)
+    # Per replica: the optimizer uses learning_rate x replicas (see the class docstring).
     learning_rate: float = Field(2e-3, gt=0)
     warmup_steps: int = Field(100, ge=0)
+    # auto: multi_worker when TF_CONFIG is set, mirrored with more than one GPU, else one device.
+    distribute: Literal["auto", "one_device", "mirrored", "multi_worker"] = "auto"
     early_stopping_patience: int = Field(2, ge=1)
     seed: int = 7
 
@@ -159,6 +173,37 @@ class GateConfig(_Frozen):
     lower_is_better: tuple[str, ...] = ("latency_p50_ms", "latency_p99_ms", "size_bytes", "size_gzip_bytes")
 
 
+class Range(_Frozen):
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _check(self) -> Range:
+        if not self.low <= self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
+class TuneConfig(_Frozen):
+    """Hyperparameter search (`python -m model tune`): Optuna TPE, seeded; median pruning on valid NDCG@10
+    per epoch. Trial 0 is always the config as given, so the search reports its gain over it."""
+
+    trials: int = Field(30, ge=1)
+    # Wall-clock budget of one `tune` call; None: run every trial.
+    timeout_s: float | None = Field(None, gt=0)
+    seed: int = 7
+    learning_rate: Range = Range(low=3e-4, high=1e-2)  # sampled on a log scale
+    batch_queries: Range = Range(low=8, high=64)  # log scale, whole numbers
+    widths: tuple[int, ...] = (32, 64, 128)  # each must divide ranker.heads
+    layers: Range = Range(low=1, high=3)
+    dropout: Range = Range(low=0.0, high=0.3)
+    warmup_steps: Range = Range(low=0, high=300)
+    # A trial is pruned when its NDCG@10 after an epoch is below the median of earlier trials' at that
+    # epoch, once `prune_startup_trials` trials have finished and from epoch `prune_warmup_epochs` + 1 on.
+    prune_startup_trials: int = Field(3, ge=0)
+    prune_warmup_epochs: int = Field(1, ge=0)
+
+
 class PipelineConfig(_Frozen):
     preset: str = "default"
     data: DataConfig = DataConfig()
@@ -168,6 +213,16 @@ class PipelineConfig(_Frozen):
     optimize: OptimizeConfig = OptimizeConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     gate: GateConfig = GateConfig()
+    tune: TuneConfig = TuneConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineConfig:
+        bad = [w for w in self.tune.widths if w % self.ranker.heads or not 16 <= w <= 256]
+        if bad:
+            raise ValueError(
+                f"tune.widths {bad} must lie in 16..256 and divide by ranker.heads ({self.ranker.heads})"
+            )
+        return self
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -180,6 +235,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"epochs": 2, "batch_queries": 8, "warmup_steps": 5},
         "optimize": {"prune_epochs": 1, "cluster_count": 8, "representative_queries": 8},
         "evaluate": {"latency_runs": 20, "latency_warmup": 2, "golden_requests": 2},
+        "tune": {
+            "trials": 3,
+            "widths": [16, 32],
+            "batch_queries": {"low": 4, "high": 16},
+            "layers": {"low": 1, "high": 2},
+            "warmup_steps": {"low": 0, "high": 20},
+        },
         # The tiny run proves the mechanics, not quality: 60 queries cannot hold a 1 % bound.
         "gate": {
             "absolute": {"ndcg@10": 0.0},

@@ -11,6 +11,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from collections.abc import Callable
 
+import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 # Far below any real score but finite, so 0 * log-prob stays 0 instead of NaN.
@@ -43,3 +45,15 @@ def pairwise_logistic(scores: tf.Tensor, gains: tf.Tensor, mask: tf.Tensor) -> t
 
 
 LOSSES: dict[str, LossFn] = {"listwise_softmax": listwise_softmax, "pairwise_logistic": pairwise_logistic}
+
+
+def loss_denominator(loss: str, gains: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]) -> float:
+    """What `loss` divides by on this batch: queries with a target (listwise) or ordered pairs (pairwise).
+
+    Replicas that each take a slice of a batch weight their mean by their share of this number, so the
+    summed gradients equal those of the whole batch on one device.
+    """
+    if loss == "listwise_softmax":
+        return float(((gains > 0) & mask).any(axis=1).sum())
+    pairs = (gains[:, :, None] > gains[:, None, :]) & mask[:, :, None] & mask[:, None, :]
+    return float(pairs.sum())

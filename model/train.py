@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +23,9 @@ import tf_keras
 from tqdm.auto import tqdm
 
 from model.config import PipelineConfig
+from model.distribute import replica_batches, strategy_for
 from model.features import Listwise, to_frame_order, to_listwise
-from model.losses import LOSSES, LossFn
+from model.losses import LOSSES, LossFn, loss_denominator
 from model.metrics import ranking_metrics
 from model.ranker import build_ranker
 from model.tokenizer import Tokenizer
@@ -100,22 +101,42 @@ def listwise_scores(model: tf_keras.Model, tokens: tf.Tensor, mask: tf.Tensor, t
     return tf.scatter_nd(where, scores, tf.shape(mask, out_type=tf.int64))
 
 
-def _train_step(model: tf_keras.Model, optimizer: Any, loss_fn: LossFn, lw: Listwise) -> Any:
-    spec = [
-        tf.TensorSpec([None, None, *lw.tokens.shape[2:]], tf.int32),
-        tf.TensorSpec([None, None], tf.float32),
-        tf.TensorSpec([None, None], tf.bool),
-    ]
+def _train_step(model: tf_keras.Model, optimizer: Any, loss_fn: LossFn, strategy: Any) -> Any:
+    """One optimizer step on a global batch; each replica gets its slice and a weight (its share of the
+    batch's loss denominator), so the summed replica gradients equal the whole batch's on one device."""
 
-    @tf.function(input_signature=spec)
-    def step(tokens: tf.Tensor, gains: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    def replica_step(tokens: tf.Tensor, gains: tf.Tensor, mask: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            loss = loss_fn(listwise_scores(model, tokens, mask, training=True), gains, mask)
+            loss = loss_fn(listwise_scores(model, tokens, mask, training=True), gains, mask) * weight
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
+    # reduce_retracing: the last batch of an epoch is smaller; one general trace serves both.
+    @tf.function(reduce_retracing=True)
+    def step(tokens: Any, gains: Any, mask: Any, weight: Any) -> tf.Tensor:
+        per_replica = strategy.run(replica_step, args=(tokens, gains, mask, weight))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
     return step
+
+
+def _distribute(strategy: Any, lw: Listwise, idx: npt.NDArray[np.int64], loss: str) -> tuple[Any, ...]:
+    """Per-replica (tokens, gains, mask, weight) for the global batch `idx` (plain arrays on one replica)."""
+    replicas = strategy.num_replicas_in_sync
+    total = loss_denominator(loss, lw.gains[idx], lw.mask[idx])
+    parts = []
+    for own in np.array_split(idx, replicas):
+        share = loss_denominator(loss, lw.gains[own], lw.mask[own]) / total if total else 0.0
+        parts.append((lw.tokens[own], lw.gains[own], lw.mask[own], np.array(share, np.float32)))
+    if replicas == 1:
+        return parts[0]
+    return tuple(
+        strategy.experimental_distribute_values_from_function(
+            lambda ctx, k=k: tf.constant(parts[ctx.replica_id_in_sync_group][k])
+        )
+        for k in range(4)
+    )
 
 
 def predict_listwise(model: tf_keras.Model, lw: Listwise) -> npt.NDArray[np.float32]:
@@ -140,10 +161,10 @@ def valid_ndcg(model: tf_keras.Model, lw: Listwise, frame: pd.DataFrame) -> floa
 
 
 def _run_epoch(
-    step: Any, lw: Listwise, settings: FitSettings, epoch: int, callbacks: Sequence[Any]
+    step: Any, lw: Listwise, settings: FitSettings, epoch: int, callbacks: Sequence[Any], strategy: Any
 ) -> tuple[float, float, int]:
     order = np.random.default_rng(settings.seed + epoch).permutation(lw.queries)
-    batches = [order[i : i + settings.batch_queries] for i in range(0, len(order), settings.batch_queries)]
+    batches = replica_batches(order, settings.batch_queries, strategy.num_replicas_in_sync)
     losses, examples, start = [], 0, time.perf_counter()
     desc = f"{settings.label} epoch {epoch}/{settings.epochs}"
     with tqdm(
@@ -152,7 +173,7 @@ def _run_epoch(
         for b, idx in enumerate(batches):
             for cb in callbacks:
                 cb.on_train_batch_begin(b)
-            losses.append(float(step(lw.tokens[idx], lw.gains[idx], lw.mask[idx])))
+            losses.append(float(step(*_distribute(strategy, lw, idx, settings.loss))))
             for cb in callbacks:
                 cb.on_train_batch_end(b)
             examples += int(lw.mask[idx].sum())
@@ -167,23 +188,35 @@ def fit(
     valid: tuple[Listwise, pd.DataFrame],
     settings: FitSettings,
     callbacks: Sequence[Any] = (),
+    strategy: Any = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> tuple[list[EpochRecord], int]:
-    """Train `model` in place; returns the per-epoch history and the 1-based epoch whose weights it keeps."""
+    """Train `model` in place; returns the per-epoch history and the 1-based epoch whose weights it keeps.
+
+    `strategy`: the one `model` was built under (None: TF's default, one device). The learning rate is
+    scaled by its number of replicas (see TrainConfig). `on_epoch` sees each epoch's record after
+    validation (hyperparameter search reports and prunes there; an exception it raises ends training).
+    """
     if settings.loss not in LOSSES:
         raise ValueError(f"train.loss: unknown loss {settings.loss!r}; choose one of {sorted(LOSSES)}")
-    optimizer = tf_keras.optimizers.Adam(LinearWarmup(settings.learning_rate, settings.warmup_steps))
-    step = _train_step(model, optimizer, LOSSES[settings.loss], train)
+    strategy = strategy or tf.distribute.get_strategy()
+    rate = settings.learning_rate * strategy.num_replicas_in_sync
+    with strategy.scope():
+        optimizer = tf_keras.optimizers.Adam(LinearWarmup(rate, settings.warmup_steps))
+    step = _train_step(model, optimizer, LOSSES[settings.loss], strategy)
     for cb in callbacks:
         cb.set_model(model)
         cb.on_train_begin()
     history: list[EpochRecord] = []
     best_epoch, best_ndcg, best_weights = 0, -np.inf, None
     for epoch in range(1, settings.epochs + 1):
-        loss, seconds, examples = _run_epoch(step, train, settings, epoch, callbacks)
+        loss, seconds, examples = _run_epoch(step, train, settings, epoch, callbacks, strategy)
         for cb in callbacks:
             cb.on_epoch_end(epoch)
         ndcg = valid_ndcg(model, *valid)
         history.append(EpochRecord(epoch, loss, ndcg, seconds, examples / seconds))
+        if on_epoch is not None:
+            on_epoch(history[-1])
         # NaN (no graded validation query) never counts as an improvement; the first epoch always does.
         if settings.patience is None or best_epoch == 0 or ndcg > best_ndcg:
             best_epoch, best_ndcg = epoch, ndcg
@@ -196,13 +229,21 @@ def fit(
 
 
 def train_ranker(
-    cfg: PipelineConfig, tokenizer: Tokenizer, train: pd.DataFrame, valid: pd.DataFrame, progress: bool = True
+    cfg: PipelineConfig,
+    tokenizer: Tokenizer,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    progress: bool = True,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
     """Build and train a ranker from `cfg` on the `train` frame, early-stopping on `valid` NDCG@10."""
     start = time.perf_counter()
+    # First: a multi-worker strategy must exist before TensorFlow runs any op.
+    strategy = strategy_for(cfg.train.distribute)
     seed_everything(cfg.train.seed)
     train_lw, valid_lw = to_listwise(train, tokenizer), to_listwise(valid, tokenizer)
-    model = build_ranker(cfg.ranker, tokenizer)
+    with strategy.scope():
+        model = build_ranker(cfg.ranker, tokenizer)
     t = cfg.train
     settings = FitSettings(
         t.loss,
@@ -214,5 +255,7 @@ def train_ranker(
         t.seed,
         progress,
     )
-    history, best_epoch = fit(model, train_lw, (valid_lw, valid), settings)
+    history, best_epoch = fit(
+        model, train_lw, (valid_lw, valid), settings, strategy=strategy, on_epoch=on_epoch
+    )
     return TrainResult(model, history, best_epoch, time.perf_counter() - start)
