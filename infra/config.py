@@ -8,8 +8,6 @@ Two readers share one parse: the Pulumi program reads the key through `pulumi.Co
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from infra.atomic import write_text_atomic
 from infra.config_models import (
     ChartVersions,
     EksCluster,
@@ -202,14 +201,7 @@ def dump_stack_settings(settings: StackSettings, stack: str, root: Path) -> Path
     config[SETTINGS_KEY] = settings_to_config(settings)
     document["config"] = config
     text = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=110)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return path
 
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from infra.atomic import write_text_atomic
 from infra.config import (
     SETTINGS_KEY,
     SettingsError,
@@ -123,20 +122,8 @@ def set_canary(root: Path, stack: str, args: argparse.Namespace) -> str:
     text = doc.text()
     reparsed = yaml.safe_load(text)["config"][SETTINGS_KEY]
     parse_settings(reparsed, f"{path} after set-canary")  # raises SettingsError: nothing written
-    write_atomically(path, text)
+    write_text_atomic(path, text)
     return f"{path.name}: model {model.name!r} canary {args.bundle_id[:12]} at {change['weight']} %"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def stable_uri(root: Path, stack: str, model_name: str | None) -> str:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from infra.atomic import write_text_atomic
 from infra.config import (
     SettingsError,
     StackSettings,
@@ -93,19 +92,6 @@ def render_run(settings: StackSettings, source: str, baseline_uri: str | None, t
     return "".join(f"---\n{dump_yaml(obj)}" for obj in objects)
 
 
-def write_file(path: Path, text: str) -> None:
-    """Replace `path` atomically, so `kubectl apply -f` never reads a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra.train_job", description=__doc__.split("\n")[0])
     p.add_argument(
@@ -143,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        write_file(args.out, text)
+        write_text_atomic(args.out, text)
     return 0
 
 

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from infra.atomic import write_text_atomic
 from infra.canary.analyze import EXIT_HOLD, LiveSource, analyze_stack, exit_code, summary_line
-from infra.canary.apply import StaleDecision, apply, write_new_text
+from infra.canary.apply import StaleDecision, apply
 from infra.canary.prometheus import DEFAULT_TIMEOUT_S, Prometheus
 from infra.canary.report import markdown
 from infra.config import SettingsError, StackSettings, load_stack_settings
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     for d in decisions:
         print(f"canary: {summary_line(d)}")
     if args.report is not None:
-        write_new_text(args.report, markdown(args.stack, decisions))
+        write_text_atomic(args.report, markdown(args.stack, decisions))
     if args.write:
         applied = apply(args.root, args.stack, decisions, args.out or args.root / "manifests")
         if applied.settings_changed:

@@ -8,8 +8,6 @@ current ones (a stale decision) is refused.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,26 +16,13 @@ import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from infra import config_edit
+from infra.atomic import write_text_atomic
 from infra.canary.decide import Decision, Verdict
 from infra.config import SETTINGS_KEY, StackSettings, load_stack_settings, parse_settings, stack_file
-from infra.deploy_settings import RoundTrip, select_model, write_atomically
+from infra.deploy_settings import RoundTrip, select_model
 from infra.manifests import render_files
 from infra.render import write_atomically as write_manifests
 from infra.specs import build_stack_objects
-
-
-def write_new_text(path: Path, text: str) -> None:
-    """Write `path` (new or not) through a temporary file and a rename: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class StaleDecision(RuntimeError):
@@ -112,5 +97,5 @@ def apply(root: Path, stack: str, decisions: Sequence[Decision], manifests: Path
     if new != expected:
         raise RuntimeError(f"{path}: the round-trip edit disagrees with infra.config_edit; nothing written")
     files = render_files(stack, build_stack_objects(new))  # rendered before anything is written
-    write_atomically(path, text)
+    write_text_atomic(path, text)
     return Applied(path, True, write_manifests(manifests / stack, files))

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from infra.canary.apply import write_new_text
+from infra.atomic import write_text_atomic
 from infra.canary.local.bundles import build_bundles
 from infra.canary.local.load import LoadGenerator
 from infra.config import SETTINGS_KEY, SettingsError, load_stack_settings, parse_settings, stack_file
@@ -40,7 +40,7 @@ from model.bundle import BundleError, verify_bundle
 def _save(doc: RoundTrip, path: Path, what: str) -> None:
     text = doc.text()
     parse_settings(yaml.safe_load(text)["config"][SETTINGS_KEY], f"{path} after {what}")
-    write_new_text(path, text)
+    write_text_atomic(path, text)
 
 
 def derive_stack(root: Path, source: str, target: str, args: argparse.Namespace) -> Path:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from infra.canary.local.processes import group_members
+
 REPO = Path(__file__).resolve().parents[2]
 SERVING_PYTHON = REPO / ".venv-serving" / "bin" / "python"
 
@@ -79,17 +81,7 @@ class ServingProcess:
     def pids(self) -> set[int]:
         """Live processes in the server's group: REST master and workers, gRPC and metrics servers."""
         assert self.proc is not None
-        group = self.proc.pid
-        found = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # exited while we looked
-            # After "(comm)": state, ppid, pgrp. Zombies are already gone as far as ports go.
-            if int(fields[2]) == group and fields[0] != "Z":
-                found.add(int(stat.parent.name))
-        return found
+        return group_members(self.proc.pid)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from infra.atomic import write_text_atomic
 from infra.canary.analyze import analyze_stack
-from infra.canary.apply import apply, write_new_text
+from infra.canary.apply import apply
 from infra.canary.decide import Decision, Verdict
 from infra.canary.local.bundles import build_bundles
 from infra.canary.local.cluster import LocalCluster
@@ -184,7 +185,7 @@ class Harness:
             settings = load_stack_settings(STACK, root)
             decisions = analyze_stack(settings, prom, time.time(), cluster.live)
             apply(root, STACK, decisions, root / "manifests")
-            write_new_text(root / f"decision-{tick:02d}.md", markdown(STACK, decisions))  # the PR body
+            write_text_atomic(root / f"decision-{tick:02d}.md", markdown(STACK, decisions))  # the PR body
             cluster.rollout()  # a fast GitOps sync: the decision is live before the next analysis
             result.elapsed_s = time.monotonic() - start
             step = Step(result.elapsed_s, decisions[0], cluster.weights())
