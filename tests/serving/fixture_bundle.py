@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 from model.bundle import BundleInfo, write_bundle
-from model.config import load_config
-from model.tokenizer import Tokenizer, product_text
+from model.untrained import golden_scores, untrained_tflite
 
 GOLDEN_TOLERANCE = 1e-3
 SEED = 11
@@ -54,32 +53,9 @@ GOLDEN_REQUESTS: list[dict[str, Any]] = [
 ]
 
 
-def _tflite_bytes(preset: str) -> tuple[bytes, Tokenizer]:
-    import tf_keras
-
-    from model.litert import convert
-    from model.ranker import build_ranker
-
-    cfg = load_config(preset=preset)
-    tf_keras.utils.set_random_seed(SEED)
-    tokenizer = Tokenizer.from_config(cfg.tokenizer)
-    model = build_ranker(cfg.ranker, tokenizer)
-    return convert(model, "float32"), tokenizer
-
-
-def golden_scores(model_path: Path, tokenizer: Tokenizer, request: dict[str, Any]) -> dict[str, float]:
-    """Score one golden request the way serving does: one [N, L, K] batch, scores by candidate id."""
-    from model.scoring import LiteRTScorer
-
-    texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
-    # The same LiteRT scorer offline evaluation uses: one [N, L, K] batch per request.
-    scores = LiteRTScorer(Path(model_path), num_threads=1).score(tokenizer.encode(request["query"], texts))
-    return {c["id"]: float(s) for c, s in zip(request["candidates"], scores, strict=True)}
-
-
 def build_fixture_bundle(root: Path, preset: str = "tiny") -> BundleInfo:
     """Write the fixture bundle under `root` and return it (idempotent: same content, same id)."""
-    tflite, tokenizer = _tflite_bytes(preset)
+    tflite, tokenizer = untrained_tflite(SEED, preset)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.tflite"
         model_path.write_bytes(tflite)

@@ -11,13 +11,13 @@ Needs the main virtualenv (TensorFlow); imports it only when called.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from model.bundle import BundleInfo, write_bundle
+from model.untrained import golden_scores, untrained_tflite
 
 GOLDEN = [
     {
@@ -31,36 +31,11 @@ GOLDEN = [
 ]
 
 
-def _tflite(seed: int) -> tuple[bytes, Any]:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tf_keras
-
-    from model.config import load_config
-    from model.litert import convert
-    from model.ranker import build_ranker
-    from model.tokenizer import Tokenizer
-
-    cfg = load_config(preset="tiny")
-    tf_keras.utils.set_random_seed(seed)
-    tokenizer = Tokenizer.from_config(cfg.tokenizer)
-    model = build_ranker(cfg.ranker, tokenizer)
-    return convert(model, "float32"), tokenizer
-
-
-def _scores(model_path: Path, tokenizer: Any, request: Mapping[str, Any]) -> dict[str, float]:
-    """One batch per request, as serving scores it."""
-    from model.scoring import LiteRTScorer
-    from model.tokenizer import product_text
-
-    texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
-    # The same LiteRT scorer offline evaluation uses: one [N, L, K] batch per request.
-    scores = LiteRTScorer(Path(model_path), num_threads=1).score(tokenizer.encode(request["query"], texts))
-    return {c["id"]: float(s) for c, s in zip(request["candidates"], scores, strict=True)}
-
-
 def build_bundles(root: Path, wanted: Mapping[str, int]) -> dict[str, BundleInfo]:
     """One bundle per `label -> seed` under `root`; each seed is converted once."""
-    models: dict[int, tuple[bytes, Any]] = {seed: _tflite(seed) for seed in sorted(set(wanted.values()))}
+    models: dict[int, tuple[bytes, Any]] = {
+        seed: untrained_tflite(seed) for seed in sorted(set(wanted.values()))
+    }
     built = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, seed in wanted.items():
@@ -69,7 +44,9 @@ def build_bundles(root: Path, wanted: Mapping[str, int]) -> dict[str, BundleInfo
             model_path.write_bytes(tflite)
             golden = {
                 "tolerance": {"absolute": 1e-3},
-                "requests": [{"request": r, "scores": _scores(model_path, tokenizer, r)} for r in GOLDEN],
+                "requests": [
+                    {"request": r, "scores": golden_scores(model_path, tokenizer, r)} for r in GOLDEN
+                ],
             }
             config = {"preset": "tiny", "seed": seed, "label": label, "note": "untrained canary demo model"}
             contents: dict[str, bytes | Path] = {
