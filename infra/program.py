@@ -15,7 +15,7 @@ from infra.components.cluster import connect_cluster
 from infra.components.platform import Platform, PlatformArgs
 from infra.components.serving import ModelServing, ModelServingArgs, ServingNamespace, ServingNamespaceArgs
 from infra.components.training import TrainingJob, TrainingJobArgs
-from infra.config import StackSettings
+from infra.settings.stack import StackSettings
 
 OUTPUT_KEYS = ("kubeconfig", "cluster_name", "ingress_address", "grafana_url", "models", "training")
 

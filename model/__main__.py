@@ -78,13 +78,13 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
 def run(args: argparse.Namespace) -> int:
     from model import pipeline as pl
     from model import steps
-    from model.package import step_package
+    from model.release.package import step_package
 
     cfg = _config(args)
     ws = pl.Workspace(args.out)
     progress = not args.no_progress
     if args.step == "tune":
-        from model.tune import tune
+        from model.tuning.search import tune
 
         tuned = tune(cfg, ws, progress)
         best = tuned.study.best_trial
@@ -117,11 +117,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_job(args: argparse.Namespace) -> int:
-    from model.bundle import BundleError
     from model.data.schema import DataError
-    from model.tokenizer import TokenizerError
+    from model.release.bundle import BundleError
+    from model.release.upload import UploadError
+    from model.text.tokenizer import TokenizerError
     from model.train_job import run_job
-    from model.upload import UploadError
 
     try:
         return run_job(os.environ, progress=not args.no_progress)
@@ -138,10 +138,10 @@ def _train_job(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.bundle import BundleError
     from model.data.schema import DataError
     from model.pipeline import StepOrderError
-    from model.tokenizer import TokenizerError
+    from model.release.bundle import BundleError
+    from model.text.tokenizer import TokenizerError
 
     args = parser().parse_args(argv)
     if args.step == "train-job":

@@ -80,10 +80,10 @@ class TokenizerConfig(_Frozen):
     # Sub-tokens per word: the word itself plus up to this many - 1 char n-grams.
     subtokens_per_word: int = Field(8, ge=1)
     max_query_words: int = Field(8, ge=1)
-    # Title plus the first description words (model.tokenizer.product_text); bounds inference cost.
+    # Title plus the first description words (model.text.tokenizer.product_text); bounds inference cost.
     max_product_words: int = Field(16, ge=1)
     lowercase: bool = True
-    # [EXACT]/[FUZZY] sub-tokens on words found on both sides of [SEP] (see model/tokenizer.py).
+    # [EXACT]/[FUZZY] sub-tokens on words found on both sides of [SEP] (see model/text/tokenizer.py).
     match_markers: bool = True
 
     @property
@@ -97,7 +97,7 @@ class RankerConfig(_Frozen):
 
     layers: int = Field(2, ge=1, le=4)
     width: int = Field(64, ge=16, le=256)
-    # Two heads: per-head attention work is float in the int8 LiteRT model (see model/litert.py).
+    # Two heads: per-head attention work is float in the int8 LiteRT model (see model/compress/litert.py).
     heads: int = Field(2, ge=1)
     ffn_mult: int = Field(2, ge=1, le=8)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)

@@ -10,15 +10,21 @@ from pathlib import Path
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from model import pipeline as pl
-from model.bm25 import bm25_scores
-from model.bundle import verify_bundle
 from model.config import PipelineConfig
 from model.data import load
 from model.data.splits import split_by_query
-from model.evaluate import QUALITY_KEYS, encode_split, evaluate_variant, latency_tokens, score_split
-from model.metrics import ranking_metrics
-from model.record import BaselineResult, RunRecord, VariantResult
-from model.tokenizer import Tokenizer
+from model.evaluation.bm25 import bm25_scores
+from model.evaluation.evaluate import (
+    QUALITY_KEYS,
+    encode_split,
+    evaluate_variant,
+    latency_tokens,
+    score_split,
+)
+from model.evaluation.metrics import ranking_metrics
+from model.evaluation.record import BaselineResult, RunRecord, VariantResult
+from model.release.bundle import verify_bundle
+from model.text.tokenizer import Tokenizer
 
 
 def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]]:
@@ -30,8 +36,8 @@ def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]
 
 
 def step_train(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> dict[str, list[float]]:
-    from model.ranker import save_ranker
-    from model.train import train_ranker
+    from model.ranker.train import train_ranker
+    from model.ranker.transformer import save_ranker
 
     splits = pl.load_splits(ws)
     tokenizer = Tokenizer.from_config(cfg.tokenizer)
@@ -49,8 +55,8 @@ def step_train(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> 
 
 
 def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> list[VariantResult]:
-    from model.optimize import optimize_ranker
-    from model.ranker import load_ranker
+    from model.compress.optimize import optimize_ranker
+    from model.ranker.transformer import load_ranker
 
     splits = pl.load_splits(ws)
     tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))
@@ -71,7 +77,7 @@ def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) 
 
 def _baseline(path: Path, test_frame, threads: int) -> BaselineResult:  # type: ignore[no-untyped-def]
     """Re-score the production bundle on this run's test split with its own tokenizer and model."""
-    from model.scoring import open_scorer
+    from model.evaluation.scoring import open_scorer
 
     info = verify_bundle(path)
     tokenizer = Tokenizer.load(info.path / "tokenizer.json")
@@ -91,7 +97,7 @@ def step_evaluate(
     timings: dict[str, float] | None = None,
     progress: bool = True,
 ) -> RunRecord:
-    from model.scoring import open_scorer
+    from model.evaluation.scoring import open_scorer
 
     splits = pl.load_splits(ws)
     tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))

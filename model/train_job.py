@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.config import ConfigError, PipelineConfig, load_config
-from model.distribute import tf_config
+from model.ranker.distribute import tf_config
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def run_job(environ: Mapping[str, str], progress: bool = False) -> int:
     """One worker's part of the Job; returns the exit code (0, or 1 when the chief's gate failed)."""
     from model import pipeline as pl
     from model import steps
-    from model.package import step_package
-    from model.upload import store_for
+    from model.release.package import step_package
+    from model.release.upload import store_for
 
     env = job_env(environ)
     cfg = job_config(env)

@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.atomic import write_text_atomic
 from infra.canary.analyze import EXIT_HOLD, LiveSource, analyze_stack, exit_code, summary_line
 from infra.canary.apply import StaleDecision, apply
 from infra.canary.prometheus import DEFAULT_TIMEOUT_S, Prometheus
 from infra.canary.report import markdown
-from infra.config import SettingsError, StackSettings, load_stack_settings
-from infra.kube import Kube
+from infra.gitops.atomic import write_text_atomic
+from infra.live.kube import Kube
+from infra.settings.stack import SettingsError, StackSettings, load_stack_settings
 
 EXIT_BAD_INPUT = 2
 

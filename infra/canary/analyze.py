@@ -17,9 +17,9 @@ from infra.canary.live import rollout_problems
 from infra.canary.measure import RangeQuerier, measure
 from infra.canary.prometheus import PrometheusError
 from infra.canary.queries import Target
-from infra.config import StackSettings
-from infra.config_serving import ModelSettings
-from infra.kube import KubeError
+from infra.live.kube import KubeError
+from infra.settings.serving import ModelSettings
+from infra.settings.stack import StackSettings
 
 EXIT_PROMOTE, EXIT_HOLD, EXIT_UNREADABLE, EXIT_ROLLBACK = 0, 10, 11, 20
 

@@ -1,7 +1,7 @@
 """Apply decisions to `Pulumi.<stack>.yaml` (the single source of truth) and re-render `manifests/<stack>/`.
 
-The file is edited round-trip (comments, quoting and key order survive, see `infra.deploy_settings`), the
-result is parsed again and must equal what `infra.config_edit` computes for the same decision; only then are
+The file is edited round-trip (comments, quoting and key order survive, see `infra.settings.deploy`), the
+result is parsed again and must equal what `infra.settings.edit` computes for the same decision; only then are
 the settings and the manifests written, each atomically. A decision made on other settings than the file's
 current ones (a stale decision) is refused.
 """
@@ -15,13 +15,13 @@ from pathlib import Path
 import yaml
 from ruamel.yaml.comments import CommentedMap
 
-from infra import config_edit
-from infra.atomic import write_text_atomic
 from infra.canary.decide import Decision, Verdict
-from infra.config import SETTINGS_KEY, StackSettings, load_stack_settings, parse_settings, stack_file
-from infra.deploy_settings import RoundTrip, select_model
-from infra.manifests import render_files
-from infra.render import write_atomically as write_manifests
+from infra.gitops.atomic import write_text_atomic
+from infra.gitops.manifests import render_files
+from infra.gitops.render import write_atomically as write_manifests
+from infra.settings import edit as config_edit
+from infra.settings.deploy import RoundTrip, select_model
+from infra.settings.stack import SETTINGS_KEY, StackSettings, load_stack_settings, parse_settings, stack_file
 from infra.specs import build_stack_objects
 
 
@@ -95,7 +95,7 @@ def apply(root: Path, stack: str, decisions: Sequence[Decision], manifests: Path
     text = doc.text()
     new = parse_settings(yaml.safe_load(text)["config"][SETTINGS_KEY], f"{path} after the canary decision")
     if new != expected:
-        raise RuntimeError(f"{path}: the round-trip edit disagrees with infra.config_edit; nothing written")
+        raise RuntimeError(f"{path}: the round-trip edit disagrees with infra.settings.edit; nothing written")
     files = render_files(stack, build_stack_objects(new))  # rendered before anything is written
     write_text_atomic(path, text)
     return Applied(path, True, write_manifests(manifests / stack, files))

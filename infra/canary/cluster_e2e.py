@@ -27,14 +27,14 @@ from typing import Any
 
 import yaml
 
-from infra.atomic import write_text_atomic
 from infra.canary.local.bundles import build_bundles
 from infra.canary.local.load import LoadGenerator
-from infra.config import SETTINGS_KEY, SettingsError, load_stack_settings, parse_settings, stack_file
-from infra.config_serving import CanaryAnalysis
-from infra.deploy_settings import RoundTrip, select_model
+from infra.gitops.atomic import write_text_atomic
+from infra.settings.deploy import RoundTrip, select_model
+from infra.settings.serving import CanaryAnalysis
+from infra.settings.stack import SETTINGS_KEY, SettingsError, load_stack_settings, parse_settings, stack_file
 from infra.specs.addons import addon_charts, seldon_gateway
-from model.bundle import BundleError, verify_bundle
+from model.release.bundle import BundleError, verify_bundle
 
 
 def _save(doc: RoundTrip, path: Path, what: str) -> None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from infra.canary.measure import Evaluation, VersionSample
 from infra.canary.psi import psi
-from infra.config_serving import CanaryAnalysis, ModelSettings
+from infra.settings.serving import CanaryAnalysis, ModelSettings
 
 
 class Verdict(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from infra.config_serving import ModelSettings
+from infra.settings.serving import ModelSettings
 from infra.specs import naming as n
 from infra.specs.seldon import predictors
 

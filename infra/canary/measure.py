@@ -13,7 +13,7 @@ from typing import Protocol
 
 from infra.canary.prometheus import PrometheusError, Series
 from infra.canary.queries import Query, Target, queries
-from infra.config_serving import CanaryAnalysis
+from infra.settings.serving import CanaryAnalysis
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

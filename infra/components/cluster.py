@@ -11,8 +11,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.components.eks import Eks, EksClusterArgs, TrainerAccess
-from infra.config import StackSettings
-from infra.config_models import EksCluster, ExistingCluster
+from infra.settings.cluster import EksCluster, ExistingCluster
+from infra.settings.stack import StackSettings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.network import Vpc, VpcArgs
-from infra.config_models import EksCluster, NodePool
+from infra.settings.cluster import EksCluster, NodePool
 from infra.specs import aws as spec
 from infra.specs import naming as n
 

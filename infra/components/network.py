@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_models import EksCluster
+from infra.settings.cluster import EksCluster
 from infra.specs.aws import subnet_layout, subnet_tags
 
 

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.k8s import apply_object
-from infra.config import StackSettings
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs.addons import HelmChart, addon_charts, seldon_gateway
 

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from infra.components.k8s import apply_object, with_await
-from infra.config import StackSettings
+from infra.settings.stack import StackSettings
 from infra.specs import build_model_objects, build_namespace_objects, model_settings
 from infra.specs.naming import endpoint_path
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from infra.components.k8s import apply_object, without_await
-from infra.config import StackSettings
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs.training import training_namespace_objects, training_run_objects, worker_hosts
 

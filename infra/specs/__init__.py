@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config import StackSettings
-from infra.config_serving import ModelSettings
+from infra.settings.serving import ModelSettings
+from infra.settings.stack import StackSettings
 from infra.specs.dashboard import dashboard_config_map
 from infra.specs.monitoring import pod_monitor, prometheus_rule
 from infra.specs.namespace import namespace_objects

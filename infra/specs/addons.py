@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.config import StackSettings
-from infra.config_models import EksCluster
 from infra.policy.rules import GPU_TAINT_KEY
+from infra.settings.cluster import EksCluster
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 
 REPOS = {

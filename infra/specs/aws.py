@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from infra.config_models import EksCluster, NodePool
+from infra.settings.cluster import EksCluster, NodePool
 
 EKS_NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.config import StackSettings
-from infra.config_serving import ModelSettings
+from infra.settings.serving import ModelSettings
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs.promql import (
     CLIENT_ERRORS,

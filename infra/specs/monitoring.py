@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config import StackSettings
-from infra.config_serving import ModelSettings
+from infra.settings.serving import ModelSettings
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs.alerts import alert_rules
 from infra.specs.promql import recording_rules

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config import StackSettings
-from infra.config_models import EksCluster
+from infra.settings.cluster import EksCluster
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 
 

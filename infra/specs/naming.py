@@ -11,7 +11,7 @@ The serving runtime's contract (`model/serving/`): health routes, uid, the metri
 
 from __future__ import annotations
 
-from infra.config_models import EksCluster
+from infra.settings.cluster import EksCluster
 
 MODEL_CONTAINER = "ranker"
 BUNDLE_MOUNT = "/mnt/models"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config_models import GPU_TYPE_LABEL
 from infra.policy.rules import GPU_PRESENT_LABEL, GPU_TAINT_KEY, GPU_TAINT_VALUE
+from infra.settings.cluster import GPU_TYPE_LABEL
 
 
 def security_context(uid: int) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config import StackSettings
-from infra.config_serving import ModelSettings
+from infra.settings.serving import ModelSettings
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 
 EXECUTOR = "seldon_api_executor_server_requests_seconds"

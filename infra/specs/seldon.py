@@ -13,9 +13,9 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from infra.config import StackSettings
-from infra.config_serving import Autoscaling, Bundle, ModelSettings
 from infra.policy.rules import GPU_RESOURCE
+from infra.settings.serving import Autoscaling, Bundle, ModelSettings
+from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs import pods
 from infra.specs.pods import security_context

@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from infra.config import StackSettings
-from infra.config_models import EksCluster
-from infra.config_training import TrainingSettings
 from infra.policy.rules import GPU_RESOURCE
+from infra.settings.cluster import EksCluster
+from infra.settings.stack import StackSettings
+from infra.settings.training import TrainingSettings
 from infra.specs import naming as n
 from infra.specs import pods
 

@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from model.bm25 import tokens
 from model.data.vocabulary import ProductType, Vocabulary, vocabulary
+from model.evaluation.bm25 import tokens
 
 BRANDS_PER_CATEGORY = 6
 _ACRONYMS = {"tv": "TV", "pc": "PC", "usb-c": "USB-C", "led": "LED"}

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.bm25 import tokens
 from model.config import SyntheticConfig
 from model.data.products import Catalog, Tables, make_catalog, tables
 from model.data.schema import COLUMNS
+from model.evaluation.bm25 import tokens
 
 INTENTS: tuple[str, ...] = ("category", "type", "brand_type", "attribute", "synonym", "long_tail")
 # Head intents are easy for keyword matching; synonyms and long-tail queries are where rankers differ.

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from model.bundle import BundleError, latest_bundle
+from model.release.bundle import BundleError, latest_bundle
 
 MODEL_CLASS = "model.serving.seldon_model.RankshipRanker"
 REPO_ROOT = Path(__file__).resolve().parents[2]

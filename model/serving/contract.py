@@ -27,7 +27,7 @@ from typing import Any
 
 import fastjsonschema
 
-from model.tokenizer import product_text
+from model.text.tokenizer import product_text
 
 FORMS = ("jsonData", "strData", "data")
 NDARRAY_COLUMNS = ("query", "id", "title", "description")

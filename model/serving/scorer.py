@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 from ai_edge_litert.interpreter import Interpreter
 
-from model.bundle import GOLDEN_FILE, MODEL_FILE, TOKENIZER_FILE, BundleInfo
+from model.release.bundle import GOLDEN_FILE, MODEL_FILE, TOKENIZER_FILE, BundleInfo
 from model.serving.contract import BadRequest, RequestParser
-from model.tokenizer import Tokenizer
+from model.text.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Scorer:
         """Load the bundle's tokenizer and model and check they fit together.
 
         Args:
-            bundle: a bundle that `model.bundle.verify_bundle` accepted.
+            bundle: a bundle that `model.release.bundle.verify_bundle` accepted.
             threads: LiteRT interpreter threads.
         Raises:
             ModelError: naming model.tflite when its signature is not int32 [N, L, K] -> float32 [N].

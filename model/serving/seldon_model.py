@@ -25,7 +25,7 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
-from model.bundle import BundleInfo, verify_bundle
+from model.release.bundle import BundleInfo, verify_bundle
 from model.serving import contract, grpc_status, rest_errors, telemetry
 from model.serving.contract import BadRequest, RankRequest, RequestParser
 from model.serving.scorer import ParityReport, Scorer, check_parity, load_golden

@@ -19,8 +19,8 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.config import SETTINGS_KEY, StackSettings
 from infra.program import build_stack
+from infra.settings.stack import SETTINGS_KEY, StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from infra.config import SETTINGS_KEY, StackSettings, parse_settings  # noqa: E402
+from infra.settings.stack import SETTINGS_KEY, StackSettings, parse_settings  # noqa: E402
 
 STACKS = ("dev", "staging", "prod")
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"

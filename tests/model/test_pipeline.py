@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from model.__main__ import EXIT_BAD_INPUT, EXIT_GATE_FAILED, main
-from model.bundle import verify_bundle
-from model.record import RunRecord
+from model.evaluation.record import RunRecord
+from model.release.bundle import verify_bundle
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ import yaml
 
 from infra.specs.training import COMMAND
 from model.__main__ import EXIT_BAD_INPUT, EXIT_STORAGE_FAILED, main
-from model.bench_scaling import free_ports
-from model.bundle import verify_bundle
+from model.bench.scaling import free_ports
 from model.config import ConfigError
+from model.release.bundle import verify_bundle
+from model.release.upload import FileStore, S3Store, UploadError, store_for
 from model.train_job import job_env
-from model.upload import FileStore, S3Store, UploadError, store_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Tiny real bundles for the canary demo: untrained `tiny` rankers, converted to LiteRT, with golden scores.
 
-Same recipe as the serving tests' fixture bundle (`tests/serving/fixture_bundle.py`), plus two knobs:
+Same recipe as the serving tests' fixture bundle (`tests/model/serving/fixture_bundle.py`), plus two knobs:
 `seed` picks the random weights and `label` goes into config.json, so one model can ship as several
 bundles (distinct ids and versions, identical scores: a healthy canary) and another seed gives a model whose
 scores land elsewhere (fast, error-free and broken: the canary the score-drift check must catch).
@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from model.bundle import BundleInfo, write_bundle
-from model.untrained import golden_scores, untrained_tflite
+from model.release.bundle import BundleInfo, write_bundle
+from model.release.untrained import golden_scores, untrained_tflite
 
 GOLDEN = [
     {

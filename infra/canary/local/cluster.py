@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.config import load_stack_settings
-from infra.config_serving import ModelSettings
+from infra.settings.serving import ModelSettings
+from infra.settings.stack import load_stack_settings
 from infra.specs.seldon import seldon_deployment
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import yaml
 
-from infra.atomic import write_text_atomic
 from infra.canary.analyze import analyze_stack
 from infra.canary.apply import apply
 from infra.canary.decide import Decision, Verdict
@@ -27,9 +26,10 @@ from infra.canary.local.serving import Faults, LocalModel
 from infra.canary.measure import seconds
 from infra.canary.prometheus import Prometheus
 from infra.canary.report import markdown
-from infra.config import SETTINGS_KEY, load_stack_settings
-from infra.config_serving import CanaryAnalysis
-from model.bundle import BundleInfo
+from infra.gitops.atomic import write_text_atomic
+from infra.settings.serving import CanaryAnalysis
+from infra.settings.stack import SETTINGS_KEY, load_stack_settings
+from model.release.bundle import BundleInfo
 
 STACK, MODEL, NAMESPACE = "demo", "search-ranker", "rankship-serving"
 IMAGE = "ghcr.io/rankship/ranker-serving@sha256:" + "0" * 64

@@ -1,6 +1,6 @@
 """Fixtures for the in-process tests of the serving class (serving virtualenv).
 
-The bundle comes from RANKSHIP_TEST_BUNDLE (the Makefile builds it with tests/serving/fixture_bundle.py
+The bundle comes from RANKSHIP_TEST_BUNDLE (the Makefile builds it with tests/model/serving/fixture_bundle.py
 in the main virtualenv, which has TensorFlow); without it these tests skip.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from model.bundle import BundleInfo, verify_bundle
+from model.release.bundle import BundleInfo, verify_bundle
 from model.serving.seldon_model import RankshipRanker
 from model.serving.settings import ServingSettings
 

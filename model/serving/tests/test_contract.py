@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from model.serving.contract import BadRequest, RequestParser, error_body, success_body
-from model.tokenizer import product_text
+from model.text.tokenizer import product_text
 
 PARSER = RequestParser(max_candidates=3, max_text_chars=10)
 CANDS = [{"id": "a", "title": "red shoe", "description": "mesh"}, {"id": "b", "title": "hat"}]

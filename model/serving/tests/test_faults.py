@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from model.bundle import BundleInfo
+from model.release.bundle import BundleInfo
 from model.serving.faults import INJECTED, Faults, FaultyRanker
 from model.serving.seldon_model import RankshipRanker
 from model.serving.settings import ServingSettings, SettingsError

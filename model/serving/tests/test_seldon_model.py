@@ -13,7 +13,7 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
-from model.bundle import BundleInfo, write_bundle
+from model.release.bundle import BundleInfo, write_bundle
 from model.serving import telemetry
 from model.serving.seldon_model import RankshipRanker
 from model.serving.settings import ServingSettings

@@ -17,7 +17,7 @@ from seldon_core.metrics import SeldonMetrics
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
-from model.bundle import BundleInfo
+from model.release.bundle import BundleInfo
 from model.serving import grpc_status
 from model.serving.seldon_model import RankshipRanker
 

@@ -1,0 +1,140 @@
+"""Evaluate every variant on the test split: quality, size on disk, in-process latency.
+
+Quality is measured with the same tokenizer and the same runtime the variant will be served with
+(LiteRT for `.tflite`, TensorFlow for the fp32 SavedModel reference), so the numbers in the report are the
+numbers production should see.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from tqdm import tqdm
+
+from model.config import EvaluateConfig
+from model.evaluation.metrics import ranking_metrics
+from model.evaluation.record import VariantResult
+from model.text.tokenizer import Tokenizer, product_text
+
+Tokens = npt.NDArray[np.int32]
+QUALITY_KEYS = ("ndcg@10", "mrr", "recall@10")
+ScoreFn = Callable[[Tokens], npt.NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class EncodedSplit:
+    """A split tokenized once, query by query, in the frame's row order."""
+
+    frame: pd.DataFrame
+    groups: list[npt.NDArray[np.int64]]  # row positions of each query
+    tokens: list[Tokens]
+
+
+def encode_split(frame: pd.DataFrame, tokenizer: Tokenizer) -> EncodedSplit:
+    frame = frame.reset_index(drop=True)
+    groups, tokens = [], []
+    for _, rows in frame.groupby("query_id", sort=False).indices.items():
+        part = frame.iloc[rows]
+        texts = [product_text(t, d) for t, d in zip(part["title"], part["description"], strict=True)]
+        groups.append(np.asarray(rows))
+        tokens.append(tokenizer.encode(str(part["query"].iloc[0]), texts))
+    return EncodedSplit(frame=frame, groups=groups, tokens=tokens)
+
+
+def score_split(
+    split: EncodedSplit, score: ScoreFn, desc: str = "scoring", progress: bool = True
+) -> npt.NDArray[np.float64]:
+    """Scores aligned with split.frame's rows."""
+    out = np.zeros(len(split.frame), dtype=np.float64)
+    pairs = list(zip(split.groups, split.tokens, strict=True))
+    for rows, tokens in tqdm(pairs, desc=desc, leave=False, disable=not progress):
+        out[rows] = np.asarray(score(tokens), dtype=np.float64).reshape(-1)
+    return out
+
+
+def latency_tokens(split: EncodedSplit, candidates: int, seed: int) -> Tokens:
+    """One query's worth of input with exactly `candidates` rows, drawn reproducibly from the split."""
+    everything = np.concatenate(split.tokens, axis=0)
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(everything), size=candidates, replace=len(everything) < candidates)
+    return np.ascontiguousarray(everything[rows])
+
+
+def latency(score: ScoreFn, tokens: Tokens, runs: int, warmup: int) -> dict[str, float]:
+    """p50/p99/mean milliseconds of one call (one query x N candidates), in-process."""
+    from model.evaluation.scoring import measure_latency
+
+    class _Fn:
+        def score(self, t: Tokens) -> npt.NDArray[np.float32]:
+            return score(t)
+
+    measured = measure_latency(_Fn(), tokens, runs, warmup)
+    return {f"latency_{k}": v for k, v in measured.items()}
+
+
+def size_on_disk(path: Path) -> dict[str, float]:
+    """Raw bytes and gzip -9 bytes (a directory is measured as a gzipped tar of its files)."""
+    path = Path(path)
+    if path.is_file():
+        raw = path.read_bytes()
+        return {"size_bytes": float(len(raw)), "size_gzip_bytes": float(len(gzip.compress(raw, 9)))}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            tar.add(file, arcname=file.relative_to(path).as_posix())
+    raw_size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return {"size_bytes": float(raw_size), "size_gzip_bytes": float(buffer.tell())}
+
+
+def evaluate_variant(
+    variant: VariantResult,
+    score: ScoreFn,
+    test: EncodedSplit,
+    bench_tokens: Tokens,
+    cfg: EvaluateConfig,
+    progress: bool = True,
+) -> VariantResult:
+    """Fill `variant.metrics` with quality, size and latency; returns the same object."""
+    scores = score_split(test, score, desc=f"scoring {variant.name}", progress=progress)
+    metrics = ranking_metrics(test.frame, scores, k=10)
+    variant.metrics = {
+        **{k: float(metrics[k]) for k in QUALITY_KEYS},
+        **size_on_disk(Path(variant.path)),
+        **latency(score, bench_tokens, cfg.latency_runs, cfg.latency_warmup),
+    }
+    return variant
+
+
+def golden_requests(
+    test: EncodedSplit, tokenizer: Tokenizer, score: ScoreFn, count: int, max_candidates: int = 20
+) -> list[dict[str, object]]:
+    """A few test queries with the scores the shipped variant gave offline; serving replays them.
+
+    The request is encoded here exactly as a client would send it (id, title, description), so a
+    mismatch at serving time points at the serving path, not at the data.
+    """
+    requests: list[dict[str, object]] = []
+    for rows in test.groups[:count]:
+        part = test.frame.iloc[rows[:max_candidates]]
+        candidates = [
+            {"id": str(pid), "title": str(title), "description": str(desc)}
+            for pid, title, desc in zip(part["product_id"], part["title"], part["description"], strict=True)
+        ]
+        query = str(part["query"].iloc[0])
+        texts = [product_text(c["title"], c["description"]) for c in candidates]
+        scores = np.asarray(score(tokenizer.encode(query, texts)), dtype=np.float64).reshape(-1)
+        requests.append(
+            {
+                "request": {"query": query, "candidates": candidates},
+                "scores": {c["id"]: float(s) for c, s in zip(candidates, scores, strict=True)},
+            }
+        )
+    return requests

@@ -1,0 +1,113 @@
+"""Ranking metrics against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.evaluation.metrics import (
+    ndcg_at_k,
+    per_query_metrics,
+    ranking_metrics,
+    recall_at_k,
+    reciprocal_rank,
+)
+
+
+def frame_of(queries: dict[str, list[float]]) -> pd.DataFrame:
+    rows = [
+        (qid, f"{qid} text", f"p{i}", "t", "", g)
+        for qid, gains in queries.items()
+        for i, g in enumerate(gains)
+    ]
+    return pd.DataFrame(rows, columns=["query_id", "query", "product_id", "title", "description", "gain"])
+
+
+def test_ndcg_with_exponential_gain_and_log2_discount() -> None:
+    # gains [3, 2, 0] scored so the order is items 0, 2, 1:
+    # DCG  = (2^3-1)/log2(2) + (2^0-1)/log2(3) + (2^2-1)/log2(4) = 7 + 0 + 3/2 = 8.5
+    # IDCG = 7/log2(2) + 3/log2(3) + 0 = 7 + 1.8928 = 8.8928  -> NDCG = 0.955831
+    expected = 8.5 / (7 + 3 / math.log2(3))
+    assert ndcg_at_k(np.array([3.0, 2.0, 0.0]), np.array([0.9, 0.1, 0.5])) == pytest.approx(expected)
+    assert expected == pytest.approx(0.955831, abs=1e-6)
+
+
+def test_ndcg_cut_at_k() -> None:
+    # Order 0, 1, 2 with gains [0, 0, 3]: nothing useful in the top 2 -> 0; top 3 -> 7/log2(4) / 7 = 0.5.
+    gains, scores = np.array([0.0, 0.0, 3.0]), np.array([3.0, 2.0, 1.0])
+    assert ndcg_at_k(gains, scores, k=2) == 0.0
+    assert ndcg_at_k(gains, scores, k=3) == pytest.approx(0.5)
+
+
+def test_ties_keep_row_order() -> None:
+    # Equal scores: row 0 (gain 0) stays first, so the gain-3 item is at rank 2:
+    # DCG = 7/log2(3), IDCG = 7 -> 1/log2(3) = 0.63093; its reciprocal rank is 1/2.
+    gains, scores = np.array([0.0, 3.0]), np.array([1.0, 1.0])
+    assert ndcg_at_k(gains, scores) == pytest.approx(1 / math.log2(3))
+    assert reciprocal_rank(gains, scores) == 0.5
+    # Same items in the other row order: the gain-3 item is first.
+    assert ndcg_at_k(gains[::-1], scores) == 1.0
+
+
+def test_reciprocal_rank_uses_relevant_gain() -> None:
+    # Order 0, 1, 2 with gains [1, 2, 3]: first gain >= 2 at rank 2, first gain >= 3 at rank 3.
+    gains, scores = np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])
+    assert reciprocal_rank(gains, scores) == 0.5
+    assert reciprocal_rank(gains, scores, relevant_gain=3.0) == pytest.approx(1 / 3)
+    assert math.isnan(reciprocal_rank(gains, scores, relevant_gain=4.0))
+
+
+def test_recall_at_k() -> None:
+    # Order 0, 2, 1, 3 with gains [3, 2, 0, 2]: relevant (>= 2) are items 0, 1, 3; the top 2 (0, 2)
+    # hold one of them -> 1/3. With k=3 (0, 2, 1) -> 2/3.
+    gains, scores = np.array([3.0, 2.0, 0.0, 2.0]), np.array([4.0, 2.0, 3.0, 1.0])
+    assert recall_at_k(gains, scores, k=2) == pytest.approx(1 / 3)
+    assert recall_at_k(gains, scores, k=3) == pytest.approx(2 / 3)
+    assert math.isnan(recall_at_k(np.zeros(3), np.arange(3.0), k=2))
+
+
+def test_queries_without_gain_are_left_out_and_counted() -> None:
+    frame = frame_of({"a": [3.0, 2.0, 0.0], "b": [0.0, 0.0], "c": [1.0, 0.0]})
+    # a: NDCG 0.955831 (first test), RR 1, recall@2 = 1/2 (items 0 and 2 in the top 2, relevant 0 and 1).
+    # b: no gain at all -> out of every mean. c: NDCG 1 (gain 1 first) but nothing >= 2 -> out of MRR/recall.
+    scores = np.array([0.9, 0.1, 0.5, 0.3, 0.2, 0.8, 0.1])
+    got = ranking_metrics(frame, scores, k=2)
+    # a's NDCG@2: DCG = 7 + 0, IDCG = 7 + 3/log2(3) -> 0.78715
+    assert got["ndcg@2"] == pytest.approx((7 / (7 + 3 / math.log2(3)) + 1.0) / 2)
+    assert got["mrr"] == 1.0
+    assert got["recall@2"] == 0.5
+    assert (got["queries"], got["queries_no_gain"], got["queries_no_relevant"]) == (3, 1, 2)
+
+
+def test_per_query_handles_interleaved_rows() -> None:
+    # Rows of two queries interleaved: each query's metrics match the single-query functions.
+    frame = frame_of({"a": [3.0, 0.0, 2.0], "b": [0.0, 3.0, 1.0]}).iloc[[0, 3, 1, 4, 2, 5]]
+    scores = np.array([0.1, 0.5, 0.9, 0.7, 0.3, 0.2])
+    per = per_query_metrics(frame, scores, k=2)
+    for qid in ("a", "b"):
+        mask = (frame["query_id"] == qid).to_numpy()
+        g, s = frame["gain"].to_numpy()[mask], scores[mask]
+        assert per.loc[qid, "ndcg@2"] == pytest.approx(ndcg_at_k(g, s, k=2))
+        assert per.loc[qid, "rr"] == pytest.approx(reciprocal_rank(g, s))
+    assert list(per.index) == ["a", "b"]
+
+
+def test_perfect_and_reversed_rankings() -> None:
+    gains = np.array([0.0, 1.0, 2.0, 3.0])
+    assert ndcg_at_k(gains, gains) == 1.0
+    # Reversed: DCG = 0 + 1/log2(3) + 3/2 + 7/log2(5); IDCG = 7 + 3/log2(3) + 1/2 + 0.
+    dcg = 1 / math.log2(3) + 1.5 + 7 / math.log2(5)
+    assert ndcg_at_k(gains, -gains) == pytest.approx(dcg / (7 + 3 / math.log2(3) + 0.5))
+
+
+def test_bad_scores_are_rejected() -> None:
+    frame = frame_of({"a": [1.0, 0.0]})
+    with pytest.raises(ValueError, match="3 entries but the frame has 2 rows"):
+        ranking_metrics(frame, np.zeros(3))
+    with pytest.raises(ValueError, match="not finite"):
+        ranking_metrics(frame, np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        ranking_metrics(frame, np.zeros(2), k=0)
