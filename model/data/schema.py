@@ -25,7 +25,7 @@ import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("query_id", "query", "product_id", "title", "description", "gain")
 
-# Amazon ESCI labels and the gains used throughout (documented in the README).
+# Amazon ESCI labels and the gains used throughout (documented in docs/pipeline.md).
 ESCI_GAINS: dict[str, float] = {"E": 3.0, "S": 2.0, "C": 1.0, "I": 0.0}
 
 

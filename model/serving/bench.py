@@ -254,7 +254,7 @@ def measure_setting(label: str, url: str, target: str, seconds: float) -> list[d
     rows = []
     for n in SIZES:
         message = payload(n)
-        # gRPC twice: jsonData (a protobuf Struct) and strData (one string field), see the README (Serving: gRPC and protobuf).
+        # gRPC twice: jsonData (a protobuf Struct) and strData (one string field), see docs/serving.md (gRPC and protobuf).
         clients_of = {
             "REST": rest_client(url, json.dumps(message).encode()),
             "gRPC": grpc_client(target, message),
