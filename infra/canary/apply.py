@@ -40,7 +40,7 @@ def _edit(node: CommentedMap, d: Decision) -> None:
     canary, stable = node["canary"], node["stable"]
     if d.verdict is Verdict.PROMOTE:
         assert d.new_weight is not None
-        canary["weight"], stable["weight"] = d.new_weight, 100 - d.new_weight
+        canary["weight"], stable["weight"] = d.new_weight, config_edit.stable_weight(canary, d.new_weight)
     elif d.verdict is Verdict.COMPLETE:
         stable["bundle"] = canary["bundle"]
         if "image" in canary:

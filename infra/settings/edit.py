@@ -19,18 +19,24 @@ def _model_entry(raw: dict[str, Any], model: str) -> dict[str, Any]:
     raise KeyError(f"no model named {model!r} in the stack settings")
 
 
+def stable_weight(canary: dict[str, Any], canary_weight: int) -> int:
+    """Stable's share when the canary (a plain-data settings entry) gets `canary_weight`."""
+    return 100 - canary_weight - int((canary.get("interleave") or {}).get("weight", 0))
+
+
 def _reparse(raw: dict[str, Any], what: str) -> StackSettings:
     return parse_settings(raw, f"settings after {what}")
 
 
 def set_canary_weight(settings: StackSettings, model: str, weight: int) -> StackSettings:
-    """Send `weight` percent of live traffic to the canary and the rest to stable."""
+    """Send `weight` percent of live traffic to the canary, the interleaving predictor's (if any) to it, and
+    the rest to stable."""
     raw = settings_to_config(settings)
     entry = _model_entry(raw, model)
     if "canary" not in entry:
         raise KeyError(f"model {model!r} has no canary to reweight")
     entry["canary"]["weight"] = weight
-    entry["stable"]["weight"] = 100 - weight
+    entry["stable"]["weight"] = stable_weight(entry["canary"], weight)
     return _reparse(raw, f"setting {model} canary weight to {weight}")
 
 

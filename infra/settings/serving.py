@@ -150,12 +150,45 @@ class CanaryAnalysis(Frozen):
         return self
 
 
+class Interleave(Frozen):
+    """An interleaving predictor beside stable and canary: a team-draft combiner over both bundles.
+
+    Its users see one list merged from stable's and the canary's rankings; their clicks say which ranker they
+    prefer (`infra/canary/interleaving.py`), with far fewer impressions than comparing the two groups of users.
+    """
+
+    weight: int = Field(ge=1, le=98, description="percent of live traffic, taken from stable's share")
+    min_decided: int = Field(
+        default=100, ge=1, description="decided (non-tie) interleaved impressions before the check counts"
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="sign test level: stable preferred -> fail")
+    window: Duration = Field(default="1h", description="outcomes counted over this window (evidence adds up)")
+
+
 class Canary(Frozen):
     bundle: Bundle
     weight: int = Field(ge=1, le=99, description="percent of live traffic; promotion replaces stable")
     image: Image | None = None
     autoscaling: Autoscaling | None = Field(default=None, description="None: min 1, stable's max")
     analysis: CanaryAnalysis = CanaryAnalysis()
+    interleave: Interleave | None = Field(default=None, description="None: no interleaving predictor")
+
+    @model_validator(mode="after")
+    def _stable_keeps_traffic_at_every_step(self) -> Canary:
+        if self.interleave is None:
+            return self
+        # Promotion steps below 100 move canary.weight; stable keeps 100 - canary - interleave, at least 1.
+        widest = max([self.weight, *(s for s in self.analysis.steps if s < 100)])
+        if widest + self.interleave.weight > 99:
+            raise ValueError(
+                f"canary weight {widest} + interleave.weight {self.interleave.weight} leaves stable no traffic "
+                "(the interleaving predictor is never the only one: stable needs at least 1 %)"
+            )
+        return self
+
+    @property
+    def interleave_weight(self) -> int:
+        return self.interleave.weight if self.interleave else 0
 
 
 class Shadow(Frozen):
@@ -221,10 +254,12 @@ class ModelSettings(Frozen):
     @model_validator(mode="after")
     def _tracks_consistent(self) -> ModelSettings:
         canary = self.canary.weight if self.canary else 0
-        if self.stable.weight + canary != 100:
+        interleave = self.canary.interleave_weight if self.canary else 0
+        if self.stable.weight + canary + interleave != 100:
             parts = f"stable.weight {self.stable.weight}" + (
                 f" + canary.weight {canary}" if self.canary else ""
             )
+            parts += f" + canary.interleave.weight {interleave}" if interleave else ""
             raise ValueError(f"model {self.name!r}: traffic weights must sum to 100, got {parts}")
         versions = {"stable": self.stable.bundle.version}
         for track, release in (("canary", self.canary), ("shadow", self.shadow)):
