@@ -11,6 +11,7 @@ pinned 1.17.1 only (the lock file pins it; `tests/` check the behaviour end to e
   INVALID_ARGUMENT, 503 -> UNAVAILABLE); the error reason and model version ride in trailing metadata
   (`rankship-error-reason`, `rankship-model-version`). The model has already returned, so Seldon has
   already recorded its error metrics.
+- SendFeedback: the same, for feedback the model rejects (model.serving.feedback).
 - The SeldonMessage request deserializer: an undecodable request becomes an empty message carrying
   status reason `UNDECODABLE`, which the model answers as bad input.
 
@@ -69,7 +70,7 @@ class _ProtoModule:
 
 
 def _abort_on_failure(original: Any) -> Any:
-    def Predict(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+    def aborting(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         response = original(self, request, context)
         if response.status.status == FAILURE:
             tags = response.meta.tags
@@ -88,8 +89,9 @@ def _abort_on_failure(original: Any) -> Any:
             context.abort(grpc_code(response.status.code), response.status.info)
         return response
 
-    Predict.rankship_installed = True  # type: ignore[attr-defined]
-    return Predict
+    aborting.__name__ = original.__name__
+    aborting.rankship_installed = True  # type: ignore[attr-defined]
+    return aborting
 
 
 def install() -> None:
@@ -98,5 +100,6 @@ def install() -> None:
     if getattr(servicer.Predict, "rankship_installed", False):
         return
     servicer.Predict = _abort_on_failure(servicer.Predict)
+    servicer.SendFeedback = _abort_on_failure(servicer.SendFeedback)  # bad feedback (model.serving.feedback)
     prediction_pb2_grpc.proto_dot_prediction__pb2 = _ProtoModule()
     logger.debug("rankship gRPC status mapping installed")

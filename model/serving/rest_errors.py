@@ -19,6 +19,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from google.protobuf import json_format
+from seldon_core.proto import prediction_pb2
 from werkzeug.exceptions import HTTPException
 
 from model.serving.contract import BadRequest
@@ -26,7 +28,8 @@ from model.serving.contract import BadRequest
 if TYPE_CHECKING:
     from model.serving.seldon_model import RankshipRanker
 
-PREDICT_ENDPOINT = "Predict"  # the view function name in seldon_core/wrapper.py
+PREDICT_ENDPOINT = "Predict"  # the view function names in seldon_core/wrapper.py
+FEEDBACK_ENDPOINT = "SendFeedback"
 
 
 def _decode(raw: bytes | str, source: str) -> None:
@@ -75,26 +78,50 @@ def _precheck(max_bytes: int) -> None:
         _decode(body, "request body")
 
 
+def _precheck_feedback(max_bytes: int) -> None:
+    """Also reject what Seldon's `json_to_feedback` would answer in its own format (unknown fields...)."""
+    _precheck(max_bytes)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return  # a form field: Seldon parses it, and parse errors reach the handlers below
+    try:
+        json_format.ParseDict(body, prediction_pb2.Feedback())
+    except json_format.ParseError as e:
+        raise BadRequest("invalid", f"feedback is not a Seldon Feedback message: {e}") from e
+
+
 def blueprint(model: RankshipRanker) -> Blueprint:
     """The `model_error_handler` that Seldon registers on its REST app."""
     bp = Blueprint("rankship_errors", __name__)
 
     def reject(error: BadRequest) -> tuple[Response, int]:
-        model.count_rejected(error.reason, error.status)
+        if request.endpoint == FEEDBACK_ENDPOINT:
+            model.count_feedback_rejected(error.reason)
+        else:
+            model.count_rejected(error.reason, error.status)
         return jsonify(model.error_body(error)), error.status
 
     @bp.before_app_request
-    def check_predict_request() -> Any:
-        if request.endpoint != PREDICT_ENDPOINT:
+    def check_request() -> Any:
+        if request.endpoint not in (PREDICT_ENDPOINT, FEEDBACK_ENDPOINT):
             return None
         limit = model.max_request_bytes
         # werkzeug enforces this while reading a chunked body that has no Content-Length.
         current_app.config["MAX_CONTENT_LENGTH"] = limit
         try:
-            _precheck(limit)
+            (_precheck if request.endpoint == PREDICT_ENDPOINT else _precheck_feedback)(limit)
         except BadRequest as e:
             return reject(e)
         return None
+
+    @bp.after_app_request
+    def feedback_status(response: Response) -> Response:
+        # Seldon's SendFeedback view answers 200 whatever the model's status says; apply status.code.
+        if request.endpoint == FEEDBACK_ENDPOINT and response.status_code == 200 and response.is_json:
+            code = ((response.get_json(silent=True) or {}).get("status") or {}).get("code")
+            if isinstance(code, int) and code >= 400:
+                response.status_code = code
+        return response
 
     @bp.app_errorhandler(json.JSONDecodeError)
     def bad_json(e: json.JSONDecodeError) -> tuple[Response, int]:

@@ -26,7 +26,7 @@ from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
 from model.release.bundle import BundleInfo, verify_bundle
-from model.serving import contract, grpc_status, rest_errors, telemetry
+from model.serving import contract, feedback, grpc_status, rest_errors, telemetry
 from model.serving.contract import BadRequest, RankRequest, RequestParser
 from model.serving.scorer import ParityReport, Scorer, check_parity, load_golden
 from model.serving.settings import ServingSettings, SettingsError
@@ -77,6 +77,7 @@ class RankshipRanker:
         self._version, self._bundle_id = telemetry.UNKNOWN_VERSION, ""
         self._rejected: Counter[tuple[str, int]] = Counter()
         self._rejected_lock = threading.Lock()
+        self._feedback_rejected: Counter[str] = Counter()
         # Seldon registers this blueprint on its Flask app (see model.serving.rest_errors).
         self.model_error_handler = rest_errors.blueprint(self)
 
@@ -198,6 +199,38 @@ class RankshipRanker:
             raise
         body["meta"]["metrics"] = metrics + self._take_rejected()
         return json_to_seldon_message(body) if is_proto else body
+
+    # -- feedback (model.serving.feedback) -------------------------------------------------------------
+    def send_feedback_raw(self, msg: prediction_pb2.Feedback) -> prediction_pb2.SeldonMessage:
+        """Seldon's raw feedback hook (REST and gRPC both arrive as a Feedback proto).
+
+        Returns:
+            An answer tagged with the version the feedback was counted for (`feedback_version`), or a
+            failure `status` 400 naming the bad field (REST: rest_errors sets the HTTP status; gRPC:
+            grpc_status aborts with INVALID_ARGUMENT). Counters ride in `meta.metrics`.
+        """
+        try:
+            parsed = feedback.parse(seldon_message_to_json(msg))
+        except BadRequest as e:
+            self.count_feedback_rejected(e.reason)
+            body = contract.error_body(e, self._version, self._bundle_id)
+            body["meta"]["metrics"] = self._take_feedback_rejected()
+            return json_to_seldon_message(body)
+        body = {
+            "meta": contract.meta(self._version, self._bundle_id, feedback_version=parsed.version),
+            "jsonData": {"counted_for": parsed.version, "events": len(parsed.events)},
+        }
+        body["meta"]["metrics"] = feedback.metrics(parsed) + self._take_feedback_rejected()
+        return json_to_seldon_message(body)
+
+    def count_feedback_rejected(self, reason: str) -> None:
+        with self._rejected_lock:
+            self._feedback_rejected[reason] += 1
+
+    def _take_feedback_rejected(self) -> list[telemetry.Metric]:
+        with self._rejected_lock:
+            taken, self._feedback_rejected = self._feedback_rejected, Counter()
+        return feedback.rejected_metrics(self._version, taken)
 
     # -- rejections (also those answered before predict_raw, see rest_errors) ----------------------
     def error_body(self, error: BadRequest) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
     .venv-serving/bin/python tests/model/serving/grpc_client.py HOST:PORT < calls.json > results.json
 
-calls.json is a list of {"message": <SeldonMessage as JSON>} or {"raw_hex": "<bytes sent as is>"};
+calls.json is a list of {"message": <SeldonMessage as JSON>}, {"feedback": <Feedback as JSON>} (SendFeedback)
+or {"raw_hex": "<bytes sent as is>"};
 each result is {"ok": true, "response": <SeldonMessage as JSON>} or {"ok": false, "code": "<gRPC code>",
 "details": str, "trailing": {key: value}}.
 """
@@ -14,6 +15,7 @@ import sys
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
@@ -24,6 +26,10 @@ def call(channel: grpc.Channel, stub: Any, item: dict[str, Any]) -> dict[str, An
             raw = channel.unary_unary("/seldon.protos.Model/Predict")
             response = prediction_pb2.SeldonMessage.FromString(
                 raw(bytes.fromhex(item["raw_hex"]), timeout=10)
+            )
+        elif "feedback" in item:
+            response = stub.SendFeedback(
+                json_format.ParseDict(item["feedback"], prediction_pb2.Feedback()), timeout=10
             )
         else:
             response = stub.Predict(json_to_seldon_message(item["message"]), timeout=10)
