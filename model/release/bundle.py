@@ -7,6 +7,8 @@ Layout (all paths relative to the bundle directory):
     config.json         the pipeline settings the bundle was built with
     metrics.json        offline metrics of every variant and the gate verdicts
     golden.json         golden requests with the scores offline evaluation produced (serving replays them)
+    score_histogram.json  the shipped model's offline score histogram, edges from its own quantiles
+                        (`model/release/score_histogram.py`; optional: older bundles have none)
     MODEL_CARD.md       human-readable summary
     MANIFEST            `sha256sum` format: "<hex>  <path>" per file, sorted by path
 
@@ -32,6 +34,7 @@ MANIFEST = "MANIFEST"
 MODEL_FILE = "model.tflite"
 TOKENIZER_FILE = "tokenizer.json"
 GOLDEN_FILE = "golden.json"
+SCORES_FILE = "score_histogram.json"
 VERSION_CHARS = 12
 _CHUNK = 1 << 20
 

@@ -10,7 +10,7 @@ from model import pipeline as pl
 from model.config import PipelineConfig
 from model.evaluation.gate import choose_shipped, judge
 from model.evaluation.record import RunRecord
-from model.release.bundle import BundleInfo, write_bundle
+from model.release.bundle import SCORES_FILE, BundleInfo, write_bundle
 from model.release.report import write_report
 
 # Served scores must match the offline ones this closely (same LiteRT flatbuffer, same tokenizer: any
@@ -63,20 +63,30 @@ def model_card(record: RunRecord, cfg: PipelineConfig) -> str:
     )
 
 
-def _golden(ws: pl.Workspace, record: RunRecord, cfg: PipelineConfig) -> bytes:
+def golden_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) -> bytes:
+    """golden.json: a few test requests with the scores `tflite` gave them offline."""
     from model.evaluation.evaluate import encode_split, golden_requests
     from model.evaluation.scoring import open_scorer
     from model.text.tokenizer import Tokenizer
 
-    assert record.shipped is not None
     tokenizer = Tokenizer.load(ws.tokenizer)
     test = encode_split(pl.load_splits(ws).test, tokenizer)
-    score = open_scorer(
-        Path(record.variant(record.shipped).path), "tflite", cfg.evaluate.litert_threads
-    ).score
+    score = open_scorer(tflite, "tflite", cfg.evaluate.litert_threads).score
     requests = golden_requests(test, tokenizer, score, cfg.evaluate.golden_requests)
     payload = {"tolerance": {"absolute": GOLDEN_TOLERANCE}, "requests": requests}
     return (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def score_histogram_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) -> bytes:
+    """score_histogram.json: `tflite`'s scores on the validation split (the split the pipeline selects on)."""
+    from model.evaluation.evaluate import encode_split, score_split
+    from model.evaluation.scoring import open_scorer
+    from model.release.score_histogram import histogram_bytes
+    from model.text.tokenizer import Tokenizer
+
+    valid = encode_split(pl.load_splits(ws).valid, Tokenizer.load(ws.tokenizer))
+    scorer = open_scorer(tflite, "tflite", cfg.evaluate.litert_threads)
+    return histogram_bytes(score_split(valid, scorer.score, progress=False), "valid")
 
 
 def step_package(
@@ -95,7 +105,8 @@ def step_package(
                 "config.json": pl.require(ws.config, "data"),
                 # metrics.json inside the bundle cannot name the bundle's own id (it is a hash of it).
                 "metrics.json": record.to_json().encode("utf-8"),
-                "golden.json": _golden(ws, record, cfg),
+                "golden.json": golden_file(ws, Path(shipped.path), cfg),
+                SCORES_FILE: score_histogram_file(ws, Path(shipped.path), cfg),
                 "MODEL_CARD.md": model_card(record, cfg).encode("utf-8"),
             },
             ws.bundles,

@@ -28,6 +28,7 @@ from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 from model.release.bundle import BundleInfo, verify_bundle
 from model.serving import contract, feedback, grpc_status, rest_errors, telemetry
 from model.serving.contract import BadRequest, RankRequest, RequestParser
+from model.serving.offline_scores import load_offline_scores
 from model.serving.scorer import ParityReport, Scorer, check_parity, load_golden
 from model.serving.settings import ServingSettings, SettingsError
 
@@ -78,6 +79,8 @@ class RankshipRanker:
         self._rejected: Counter[tuple[str, int]] = Counter()
         self._rejected_lock = threading.Lock()
         self._feedback_rejected: Counter[str] = Counter()
+        self._score_edges = settings.score_buckets  # the bundle's own edges once loaded
+        self._offline_pending: list[telemetry.Metric] = []  # its offline histogram, sent once per process
         # Seldon registers this blueprint on its Flask app (see model.serving.rest_errors).
         self.model_error_handler = rest_errors.blueprint(self)
 
@@ -91,6 +94,7 @@ class RankshipRanker:
             self._version, self._bundle_id = bundle.version, bundle.bundle_id
             scorer = Scorer(bundle, self.settings.litert_threads)
             parity = check_parity(scorer, load_golden(bundle))
+            offline = load_offline_scores(bundle)
             # Warm-up: the first invoke at the largest batch allocates the arena once.
             scorer.score("warm up", ["warm up"] * self.settings.max_candidates)
         # Any failure (bundle, tokenizer, model, parity, settings) must leave the process up and
@@ -100,6 +104,9 @@ class RankshipRanker:
             logger.error("NOT READY: %s", self._problem)
             return
         self._ready = _Ready(bundle, scorer, parity)
+        if offline is not None:
+            # Live scores are binned like the offline ones, so drift compares the model with itself.
+            self._score_edges, self._offline_pending = offline.edges, offline.metrics(bundle.version)
         logger.info(
             "READY: bundle %s (version %s); golden parity: %d requests, %d candidates, max |diff| %.3g <= %g",
             bundle.bundle_id, bundle.version, parity.requests, parity.candidates, parity.max_abs_diff,
@@ -186,8 +193,9 @@ class RankshipRanker:
             ranking = self.rank(request)
             body = contract.success_body(request, ranking.ids, ranking.scores, self._version, self._bundle_id)
             elapsed_ms = (time.perf_counter() - start) * 1000.0
-            metrics = telemetry.request_metrics(
-                self._version, elapsed_ms, ranking.all_scores, self.settings.score_buckets
+            metrics = (
+                telemetry.request_metrics(self._version, elapsed_ms, ranking.all_scores, self._score_edges)
+                + self._take_offline()
             )
         except BadRequest as e:
             body = contract.error_body(e, self._version, self._bundle_id)
@@ -239,6 +247,13 @@ class RankshipRanker:
     def count_rejected(self, reason: str, status: int) -> None:
         with self._rejected_lock:
             self._rejected[(reason, status)] += 1
+
+    def _take_offline(self) -> list[telemetry.Metric]:
+        if not self._offline_pending:
+            return []
+        with self._rejected_lock:
+            taken, self._offline_pending = self._offline_pending, []
+        return taken
 
     def _take_rejected(self) -> list[telemetry.Metric]:
         with self._rejected_lock:

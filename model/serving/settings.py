@@ -7,7 +7,7 @@
 | RANKSHIP_MAX_TEXT_CHARS     | 8192         | characters per query, id, title or description               |
 | RANKSHIP_MAX_REQUEST_BYTES  | 4194304      | REST body size (gRPC's own default receive limit is 4 MiB)   |
 | RANKSHIP_LITERT_THREADS     | 1            | LiteRT interpreter threads per serving process               |
-| RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | upper bounds of the score histogram (`le` label values)      |
+| RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | score histogram edges for bundles without score_histogram.json |
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class ServingSettings:
     max_text_chars: int = 8192
     max_request_bytes: int = 4 * 1024 * 1024
     litert_threads: int = 1
-    # Fixed across model versions on purpose: canary and stable histograms must share buckets to be
-    # compared (PSI), so the edges are deployment settings, not bundle contents.
+    # Only for bundles without score_histogram.json: a bundle's own edges (from its offline score
+    # quantiles) win, so that its live scores are compared with its own offline ones.
     score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
 
     @classmethod

@@ -39,6 +39,16 @@ def test_tiny_pipeline_ships_a_verified_bundle(tiny_run: Path):
     )
     golden = json.loads((info.path / "golden.json").read_text())
     assert golden["requests"] and all(r["scores"] for r in golden["requests"])
+    # The offline score histogram: edges from the shipped model's own validation-score deciles.
+    hist = json.loads((info.path / "score_histogram.json").read_text())
+    summary = json.loads((tiny_run / "work" / "data" / "summary.json").read_text())
+    assert (
+        hist["split"] == "valid"
+        and hist["scores"] == sum(hist["counts"]) == summary["splits"]["valid"]["pairs"]
+    )
+    assert (
+        len(hist["counts"]) == len(hist["edges"]) + 1 and max(hist["counts"]) <= 2 * min(hist["counts"]) + 1
+    )
 
 
 @pytest.mark.slow
