@@ -12,10 +12,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 
 from infra.program import build_stack
+from infra.settings.placeholders import refuse_to_deploy
 from infra.settings.stack import SettingsError, settings_from_pulumi_config
 
 try:
     settings = settings_from_pulumi_config()
+    # Example stacks and placeholder values (documentation account ids and networks, marked digests) never
+    # reach a cloud: preview and up stop here with the list of keys to fill.
+    refuse_to_deploy(settings, f"Pulumi.{pulumi.get_stack()}.yaml")
 except SettingsError as e:
     # RunError prints the message alone: the list of bad keys, not a Python traceback.
     raise pulumi.RunError(str(e)) from e

@@ -61,7 +61,7 @@ class Eks(pulumi.ComponentResource):
             p.name: self._node_group(name, cluster, node_role, vpc, p) for p in args.node_pools
         }
         self.oidc_provider_arn = self._irsa(name, cluster)
-        self._admins(name, cluster)
+        self._access_entries(name, cluster)
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -177,19 +177,22 @@ class Eks(pulumi.ComponentResource):
         aws.iam.RolePolicy(role_name, role=role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self))
         return role
 
-    def _admins(self, name: str, cluster: aws.eks.Cluster) -> None:
-        cluster_wide = aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster")
-        for i, principal in enumerate(self._args.cluster.admin_principal_arns):
-            self._access(f"{name}-admin-{i}", cluster, principal, spec.EKS_ADMIN_POLICY, cluster_wide)
+    def _access_entries(self, name: str, cluster: aws.eks.Cluster) -> None:
         trainer = self._args.trainer
-        if trainer is None:
-            return
-        # Submitting a run needs Jobs, Services, ConfigMaps, pods and their logs in one namespace, no more.
-        scope = aws.eks.AccessPolicyAssociationAccessScopeArgs(
-            type="namespace", namespaces=[trainer.namespace]
+        grants = spec.cluster_access(
+            self._args.cluster,
+            trainer.namespace if trainer else None,
+            trainer.submitter_arns if trainer else (),
         )
-        for i, principal in enumerate(trainer.submitter_arns):
-            self._access(f"{name}-train-submitter-{i}", cluster, principal, spec.EKS_EDIT_POLICY, scope)
+        for grant in grants:
+            scope = (
+                aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                    type="namespace", namespaces=list(grant.namespaces)
+                )
+                if grant.namespaces
+                else aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster")
+            )
+            self._access(f"{name}-{grant.name}", cluster, grant.principal_arn, grant.policy_arn, scope)
 
     def _access(
         self,

@@ -21,13 +21,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from infra.gitops.manifests import ManifestError, read_files, render_files
-from infra.settings.stack import SettingsError, load_stack_settings, stack_names
+from infra.settings.placeholders import check_render
+from infra.settings.stack import SettingsError, load_stack_settings, stack_file, stack_names
 from infra.specs import build_stack_objects
 
 
 def render_stack(stack: str, root: Path) -> dict[str, str]:
-    """File name -> text of `manifests/<stack>/`, computed in memory (raises SettingsError/ManifestError)."""
+    """File name -> text of `manifests/<stack>/`, computed in memory (raises SettingsError/ManifestError).
+
+    Placeholder values are an error unless the stack is marked `example: true`; then a banner goes to stderr.
+    """
     settings = load_stack_settings(stack, root)
+    for line in check_render(settings, stack_file(stack, root).name):
+        print(line, file=sys.stderr)
     return render_files(stack, build_stack_objects(settings))
 
 

@@ -2,13 +2,14 @@
 
 Three layers, every object through each that applies:
 1. custom resources (SeldonDeployment, PodMonitor, ServiceMonitor, PrometheusRule) against the JSON schemas
-   of their CRDs (`<kind>-<group>-<version>.json`, by default `../shared/schemas/`);
+   of their CRDs (`<kind>-<group>-<version>.json`, vendored in `infra/gitops/crd_schemas/`, see its
+   PROVENANCE.md); a custom resource without a schema file is an error, never a skip;
 2. built-in kinds against `kubernetes-validate`'s schemas for the stack's Kubernetes version, in strict mode,
    so an unknown or misspelt field is an error, not something the API server silently drops;
 3. object metadata syntax and the rules of `infra/policy/rules.py`: among them the Seldon admission webhook's
    (traffic of live predictors sums to 100, at most one shadow), which no schema encodes.
 
-    python -m infra.gitops.validate --all | --stack NAME [--crd-schemas DIR] [--require-crd-schemas]
+    python -m infra.gitops.validate --all | --stack NAME [--crd-schemas DIR]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from infra.policy.rules import evaluate, resource_from_k8s
 from infra.settings.stack import SettingsError, load_stack_settings, stack_names
 
 CRD_SCHEMAS_ENV = "RANKSHIP_CRD_SCHEMAS"
+VENDORED_CRD_SCHEMAS = Path(__file__).resolve().parent / "crd_schemas"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
@@ -51,9 +53,9 @@ class Report:
         return not self.errors
 
 
-def default_crd_schema_dir(root: Path) -> Path:
-    """$RANKSHIP_CRD_SCHEMAS, else `../shared/schemas` beside the repository."""
-    return Path(os.environ.get(CRD_SCHEMAS_ENV) or root.resolve().parent / "shared" / "schemas")
+def default_crd_schema_dir() -> Path:
+    """$RANKSHIP_CRD_SCHEMAS, else the schemas vendored in the repository (infra/gitops/crd_schemas/)."""
+    return Path(os.environ.get(CRD_SCHEMAS_ENV) or VENDORED_CRD_SCHEMAS)
 
 
 def crd_schema_file(schema_dir: Path, api_version: str, kind: str) -> Path | None:
@@ -112,7 +114,8 @@ def check_metadata(key: ObjectKey, obj: Mapping[str, Any]) -> list[str]:
 
 
 def validate_object(obj: Mapping[str, Any], kubernetes_version: str, crd_schema_dir: Path | None) -> Report:
-    """All three layers for one object. `crd_schema_dir=None` skips custom-resource schemas, with a reason."""
+    """All three layers for one object. `crd_schema_dir=None` skips custom-resource schemas, with a reason
+    (unit tests of the other layers only; the CLI always passes a folder, and a missing one is an error)."""
     report = Report(checked=1)
     try:
         key = object_key(obj)
@@ -125,10 +128,8 @@ def validate_object(obj: Mapping[str, Any], kubernetes_version: str, crd_schema_
             report.errors += check_builtin(key, obj, kubernetes_version)
         except SchemaNotFoundError:
             report.errors.append(f"{key}: no Kubernetes {kubernetes_version} schema for this apiVersion/kind")
-    elif crd_schema_dir is None or not crd_schema_dir.is_dir():
-        report.skipped.append(
-            f"{key}: CRD schema not checked (no schema folder {crd_schema_dir or ''})".rstrip()
-        )
+    elif crd_schema_dir is None:
+        report.skipped.append(f"{key}: CRD schema not checked (no schema folder given)")
     elif not schema.is_file():
         report.errors.append(f"{key}: no CRD schema {schema.name} in {crd_schema_dir}")
     else:
@@ -173,19 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--manifests", type=Path, help="manifests folder (default ROOT/manifests)")
     p.add_argument(
-        "--crd-schemas", type=Path, help=f"CRD JSON schemas (default ${CRD_SCHEMAS_ENV} or ../shared/schemas)"
-    )
-    p.add_argument(
-        "--require-crd-schemas", action="store_true", help="fail instead of skipping without CRD schemas"
+        "--crd-schemas",
+        type=Path,
+        help=f"CRD JSON schemas (default ${CRD_SCHEMAS_ENV}, else the vendored infra/gitops/crd_schemas)",
     )
     args = p.parse_args(argv)
     known = stack_names(args.root)
     unknown = [s for s in args.stack or [] if s not in known]
     if unknown:
         p.error(f"unknown stack {unknown[0]!r}: no Pulumi.{unknown[0]}.yaml")
-    schemas = args.crd_schemas or default_crd_schema_dir(args.root)
-    if not schemas.is_dir() and (args.require_crd_schemas or args.crd_schemas):
-        p.error(f"CRD schema folder {schemas} does not exist")
+    schemas = args.crd_schemas or default_crd_schema_dir()
+    if not schemas.is_dir():
+        p.error(f"CRD schema folder {schemas} does not exist (custom resources cannot be checked without it)")
     failed = False
     for stack in known if args.all else args.stack:
         try:

@@ -26,6 +26,7 @@ Name = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 KubernetesVersion = Annotated[str, Field(pattern=r"^1\.\d{2}$")]
 # Prometheus durations as used in alert windows and analysis intervals.
 Duration = Annotated[str, Field(pattern=r"^[1-9]\d*(s|m|h|d)$")]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
 POOL_LABEL = "rankship.io/pool"
 GPU_TYPE_LABEL = "rankship.io/gpu-type"
 RESERVED_LABEL_PREFIXES = ("rankship.io/", GPU_PRESENT_LABEL)
@@ -74,6 +75,26 @@ class EksCluster(Frozen):
     vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
     public_access_cidrs: tuple[IPv4Network, ...] = (IPv4Network("0.0.0.0/0"),)
     admin_principal_arns: tuple[str, ...] = ()
+    # Without access entries only the cluster's creator may use the Kubernetes API: the CI roles would be
+    # Unauthorized. Each gets the least EKS access policy its job needs (infra/specs/aws.py cluster_access).
+    preview_role_arns: tuple[RoleArn, ...] = Field(
+        default=(), description="roles of infra-preview and drift: read-only, Secrets included (refresh)"
+    )
+    deploy_role_arns: tuple[RoleArn, ...] = Field(
+        default=(), description="roles of infra-deploy (pulumi up): cluster admin"
+    )
+
+    @model_validator(mode="after")
+    def _one_access_entry_per_principal(self) -> EksCluster:
+        # EKS keeps one access entry per principal: a role listed twice would fail `pulumi up` half-way.
+        seen = [*self.admin_principal_arns, *self.preview_role_arns, *self.deploy_role_arns]
+        twice = sorted({arn for arn in seen if seen.count(arn) > 1})
+        if twice:
+            raise ValueError(
+                f"{twice[0]} is listed more than once in admin_principal_arns/preview_role_arns/"
+                "deploy_role_arns; give each principal one access level"
+            )
+        return self
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EksCluster:

@@ -46,6 +46,9 @@ class SettingsError(ValueError):
 class StackSettings(Frozen):
     """Everything one stack deploys: cluster, node pools, platform add-ons, served models, training."""
 
+    # The committed stacks are examples with placeholder values (infra/settings/placeholders.py): they render
+    # for review and CI, behind a banner, but `pulumi preview`/`up` refuse them until filled and unmarked.
+    example: bool = False
     cluster: Annotated[ExistingCluster | EksCluster, Field(discriminator="provider")]
     node_pools: tuple[NodePool, ...] = ()
     platform: PlatformSettings

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from infra.settings.cluster import Frozen, Name, NodePool
+from infra.settings.cluster import Frozen, Name, NodePool, RoleArn
 from infra.settings.serving import Compute, Image, Quantity
 
 MAX_WORKERS = 16
@@ -56,7 +56,6 @@ def _output_uri(value: str) -> str:
 PipelineConfigRef = Annotated[str | dict[str, Any], BeforeValidator(_pipeline_config)]
 OutputUri = Annotated[str, AfterValidator(_output_uri)]
 RunId = Annotated[str, AfterValidator(_run_id)]
-RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
 
 
 class TrainingResources(Compute):

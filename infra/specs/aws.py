@@ -23,10 +23,47 @@ EKS_NODE_POLICIES = (
 EKS_CLUSTER_POLICY = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
 EKS_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 EKS_EDIT_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+# Read-only, Secrets included: `pulumi preview`/`refresh` read Helm releases, whose state Helm keeps in Secrets.
+EKS_ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 # Amazon Linux 2023 AMIs; the NVIDIA variant ships the driver and container toolkit.
 AMI_STANDARD = "AL2023_x86_64_STANDARD"
 AMI_NVIDIA = "AL2023_x86_64_NVIDIA"
 _EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """One EKS access entry and its policy: `name` suffixes the Pulumi resource names; no namespaces = cluster."""
+
+    name: str
+    principal_arn: str
+    policy_arn: str
+    namespaces: tuple[str, ...] = ()
+
+
+def cluster_access(
+    cluster: EksCluster, trainer_namespace: str | None, submitters: tuple[str, ...]
+) -> list[AccessGrant]:
+    """Who may use the Kubernetes API besides the creator, each with the least access policy its job needs:
+    admins and the deploy roles (pulumi up) administer; the preview roles (preview, drift refresh) only read;
+    the release workflow's roles submit training Jobs in the training namespace only."""
+    grants = [
+        AccessGrant(f"admin-{i}", arn, EKS_ADMIN_POLICY) for i, arn in enumerate(cluster.admin_principal_arns)
+    ]
+    grants += [
+        AccessGrant(f"ci-deploy-{i}", arn, EKS_ADMIN_POLICY) for i, arn in enumerate(cluster.deploy_role_arns)
+    ]
+    grants += [
+        AccessGrant(f"ci-preview-{i}", arn, EKS_ADMIN_VIEW_POLICY)
+        for i, arn in enumerate(cluster.preview_role_arns)
+    ]
+    if trainer_namespace is not None:
+        # Submitting a run needs Jobs, Services, ConfigMaps, pods and their logs in one namespace, no more.
+        grants += [
+            AccessGrant(f"train-submitter-{i}", arn, EKS_EDIT_POLICY, (trainer_namespace,))
+            for i, arn in enumerate(submitters)
+        ]
+    return grants
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tests.infra.infra_mocks import (
     run_main,
     run_program,
 )
-from tests.infra.infra_stacks import STACKS, raw_settings, settings_of
+from tests.infra.infra_stacks import STACKS, filled, raw_settings, settings_of
 
 # pulumi_aws warns about its own deprecated modules on import; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -154,6 +154,45 @@ def test_eks_cluster_follows_the_settings(runs: dict[str, ProgramRun]) -> None:
     assert provider.inputs["region"] == "us-west-2"
 
 
+def test_ci_roles_get_eks_access_entries_with_the_least_policy_each(runs: dict[str, ProgramRun]) -> None:
+    # Without entries only the cluster's creator can use the Kubernetes API: previews and deploys by the CI
+    # roles were Unauthorized. Preview reads (Secrets included, for Helm releases), deploy administers.
+    run = runs["prod"]
+    wanted = {
+        "rankship-prod-ci-preview-0": ("rankship-infra-preview", "AmazonEKSAdminViewPolicy"),
+        "rankship-prod-ci-deploy-0": ("rankship-infra-deploy", "AmazonEKSClusterAdminPolicy"),
+    }
+    for name, (role, policy) in wanted.items():
+        entry = run.named("aws:eks/accessEntry:AccessEntry", name).inputs
+        assert entry["principalArn"] == f"arn:aws:iam::222222222222:role/{role}"
+        grant = run.named("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", name)
+        assert grant.inputs["policyArn"] == f"arn:aws:eks::aws:cluster-access-policy/{policy}"
+        assert grant.inputs["accessScope"] == {"type": "cluster"}
+        assert grant.inputs["principalArn"] == entry["principalArn"]
+    entries = run.of_type("aws:eks/accessEntry:AccessEntry")
+    assert sorted(e.name for e in entries) == sorted(wanted)
+
+
+def test_main_refuses_an_example_stack_and_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `pulumi preview`/`up` on the committed example (documentation account id and networks, a marked
+    # digest) must stop before declaring anything, naming each key to fill.
+    raw = raw_settings("prod")
+    monitor = RecordingMonitor(PlausibleMocks())
+    with pytest.raises(pulumi.RunError) as caught:
+        run_main(raw, monitor, monkeypatch)
+    message = str(caught.value)
+    assert "example: true marks this stack as an example" in message
+    assert "cluster.account_id: 222222222222 is a documentation account id" in message
+    assert "cluster.public_access_cidrs[0]: 203.0.113.0/24 is in the documentation network" in message
+    assert "models[0].image: 000000000000... (one repeated hex digit)" in message
+    assert "docs/gitops.md#fill-in-a-stack" in message
+    assert monitor.registered == []
+    raw.pop("example")
+    with pytest.raises(pulumi.RunError, match="222222222222 is a documentation account id") as caught:
+        run_main(raw, monitor, monkeypatch)
+    assert "example: true" not in str(caught.value) and monitor.registered == []
+
+
 def test_irsa_roles_trust_the_cluster_oidc_issuer(runs: dict[str, ProgramRun]) -> None:
     run = runs["prod"]
     oidc = run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")[0].inputs
@@ -191,7 +230,7 @@ def test_existing_mode_without_a_kubeconfig_names_the_setting(tmp_path: Path) ->
 def test_main_reads_the_stack_config_and_exports(
     monkeypatch: pytest.MonkeyPatch, kubeconfig_file: Path
 ) -> None:
-    raw = raw_settings("dev")
+    raw = filled(raw_settings("dev"))
     raw["cluster"]["kubeconfig"] = str(kubeconfig_file)
     monitor = RecordingMonitor(PlausibleMocks())
     exported = run_main(raw, monitor, monkeypatch)

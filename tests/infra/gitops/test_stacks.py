@@ -11,12 +11,11 @@ import yaml
 
 from infra.gitops.manifests import KUSTOMIZATION, load_objects
 from infra.gitops.render import drift, render_stack
-from infra.gitops.validate import validate_objects
+from infra.gitops.validate import VENDORED_CRD_SCHEMAS, validate_objects
 from infra.settings.stack import load_stack_settings, stack_names
 from infra.specs import build_stack_objects
 
 ROOT = Path(__file__).resolve().parents[3]
-SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 STACKS = stack_names(ROOT)
 
 
@@ -31,14 +30,11 @@ def test_core_objects_validate_at_the_stack_kubernetes_version(stack: str) -> No
     assert report.errors == []
 
 
-@pytest.mark.skipif(
-    not SHARED_SCHEMAS.is_dir(), reason=f"CRD schemas not available at {SHARED_SCHEMAS} (../shared is absent)"
-)
 @pytest.mark.parametrize("stack", STACKS)
 def test_custom_resources_validate_against_their_crd_schemas(stack: str) -> None:
     settings = load_stack_settings(stack, ROOT)
     report = validate_objects(
-        build_stack_objects(settings), settings.cluster.kubernetes_version, SHARED_SCHEMAS
+        build_stack_objects(settings), settings.cluster.kubernetes_version, VENDORED_CRD_SCHEMAS
     )
     assert (report.errors, report.skipped) == ([], [])
 

@@ -10,16 +10,13 @@ from typing import Any
 import pytest
 
 from infra.gitops.render import render_stack, write_atomically
+from infra.gitops.validate import VENDORED_CRD_SCHEMAS as SCHEMAS
 from infra.gitops.validate import main, validate_object, validate_objects
 from infra.settings.stack import load_stack_settings
 from infra.specs import build_stack_objects
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
-SHARED_SCHEMAS = HERE.parents[2].parent / "shared" / "schemas"
-needs_schemas = pytest.mark.skipif(
-    not SHARED_SCHEMAS.is_dir(), reason=f"CRD schemas not available at {SHARED_SCHEMAS} (../shared is absent)"
-)
 K8S = "1.31"
 
 
@@ -46,9 +43,8 @@ def test_the_fixture_stack_is_valid_without_crd_schemas(objects: dict[str, dict[
     assert all("CRD schema not checked" in s for s in report.skipped)
 
 
-@needs_schemas
 def test_the_fixture_stack_is_valid_against_the_crd_schemas(objects: dict[str, dict[str, Any]]) -> None:
-    report = validate_objects(objects.values(), K8S, SHARED_SCHEMAS)
+    report = validate_objects(objects.values(), K8S, SCHEMAS)
     assert (report.errors, report.skipped, report.checked) == ([], [], len(objects))
 
 
@@ -87,31 +83,27 @@ def test_a_kind_without_any_schema_is_an_error() -> None:
     assert errors(obj) == ["Gadget x (v1): no Kubernetes 1.31 schema for this apiVersion/kind"]
 
 
-@needs_schemas
 def test_crd_schema_violations_name_the_field(objects: dict[str, dict[str, Any]]) -> None:
     rule = mutated(objects, "PrometheusRule/search-ranker-slo")
     rule["spec"]["groups"][0]["rules"][0]["for"] = 5
     monitor = mutated(objects, "PodMonitor/rankship-models")
     del monitor["spec"]["selector"]
-    assert any(
-        "spec.groups[0].rules[0].for: 5 is not of type 'string'" in e for e in errors(rule, SHARED_SCHEMAS)
-    )
-    assert errors(monitor, SHARED_SCHEMAS) == [
+    assert any("spec.groups[0].rules[0].for: 5 is not of type 'string'" in e for e in errors(rule, SCHEMAS))
+    assert errors(monitor, SCHEMAS) == [
         "PodMonitor rankship-serving/rankship-models (monitoring.coreos.com/v1): "
         "spec: 'selector' is a required property"
     ]
 
 
-@needs_schemas
 def test_a_custom_resource_without_a_schema_file_is_an_error() -> None:
     obj = {
         "apiVersion": "networking.istio.io/v1",
         "kind": "Gateway",
         "metadata": {"name": "g", "namespace": "x"},
     }
-    assert errors(obj, SHARED_SCHEMAS) == [
+    assert errors(obj, SCHEMAS) == [
         "Gateway x/g (networking.istio.io/v1): "
-        f"no CRD schema gateway-networking.istio.io-v1.json in {SHARED_SCHEMAS}"
+        f"no CRD schema gateway-networking.istio.io-v1.json in {SCHEMAS}"
     ]
 
 
@@ -153,3 +145,31 @@ def test_cli_rejects_a_missing_schema_folder(tmp_path: Path, capsys: pytest.Capt
     with pytest.raises(SystemExit):
         main(["--root", str(tmp_path), "--all", "--crd-schemas", str(tmp_path / "nope")])
     assert "CRD schema folder" in capsys.readouterr().err
+
+
+def test_cli_fails_when_a_custom_resource_has_no_vendored_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A runner without ../shared used to skip every CRD check; now a missing schema fails the run.
+    shutil.copy(FIXTURES / "Pulumi.fixture.yaml", tmp_path)
+    write_atomically(tmp_path / "manifests" / "fixture", render_stack("fixture", tmp_path))
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas)
+    args = ["--root", str(tmp_path), "--all", "--crd-schemas", str(schemas)]
+    assert main(args) == 0
+    (schemas / "podmonitor-monitoring.coreos.com-v1.json").unlink()
+    assert main(args) == 1
+    assert "no CRD schema podmonitor-monitoring.coreos.com-v1.json" in capsys.readouterr().err
+
+
+def test_cli_checks_the_vendored_schemas_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RANKSHIP_CRD_SCHEMAS", raising=False)
+    shutil.copy(FIXTURES / "Pulumi.fixture.yaml", tmp_path)
+    write_atomically(tmp_path / "manifests" / "fixture", render_stack("fixture", tmp_path))
+    monitor = tmp_path / "manifests" / "fixture" / "podmonitor-rankship-serving-rankship-models.yaml"
+    monitor.write_text(monitor.read_text().replace("selector:", "selectr:"))
+    assert main(["--root", str(tmp_path), "--all"]) == 1
+    err = capsys.readouterr().err
+    assert "'selector' is a required property" in err and "skipped" not in err

@@ -183,3 +183,19 @@ def test_settings_are_frozen() -> None:
     settings = settings_of(raw_settings("dev"))
     with pytest.raises(ValueError, match="frozen"):
         settings.models[0].stable.weight = 100  # type: ignore[misc]
+
+
+def test_a_principal_gets_one_eks_access_level() -> None:
+    arn = "arn:aws:iam::222222222222:role/rankship-infra-deploy"
+    problem = only_problem("prod", lambda r: r["cluster"]["preview_role_arns"].append(arn))
+    assert problem == (
+        f"cluster: {arn} is listed more than once in admin_principal_arns/preview_role_arns/deploy_role_arns; "
+        "give each principal one access level"
+    )
+
+
+def test_ci_role_arns_must_be_iam_roles() -> None:
+    problem = only_problem(
+        "prod", lambda r: r["cluster"].update(deploy_role_arns=["arn:aws:iam::222222222222:user/x"])
+    )
+    assert problem.startswith("cluster.deploy_role_arns[0]: String should match pattern")

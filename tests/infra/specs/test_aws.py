@@ -160,3 +160,24 @@ def test_autoscaler_service_account_uses_its_irsa_role() -> None:
     assert account["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::222222222222:role/rankship-prod-cluster-autoscaler"
     }
+
+
+def test_cluster_access_gives_each_ci_role_the_least_policy_it_needs() -> None:
+    cluster = eks("staging").model_copy(
+        update={"admin_principal_arns": ("arn:aws:iam::480219735164:role/platform-admins",)}
+    )
+    grants = aws.cluster_access(cluster, "rankship-training", ("arn:aws:iam::111111111111:role/release",))
+    assert [
+        (g.name, g.principal_arn.rsplit("/", 1)[1], g.policy_arn.rsplit("/", 1)[1], g.namespaces)
+        for g in grants
+    ] == [
+        ("admin-0", "platform-admins", "AmazonEKSClusterAdminPolicy", ()),
+        ("ci-deploy-0", "rankship-infra-deploy", "AmazonEKSClusterAdminPolicy", ()),
+        ("ci-preview-0", "rankship-infra-preview", "AmazonEKSAdminViewPolicy", ()),
+        ("train-submitter-0", "release", "AmazonEKSEditPolicy", ("rankship-training",)),
+    ]
+    assert [g.name for g in aws.cluster_access(cluster, None, ("arn:aws:iam::111111111111:role/x",))] == [
+        "admin-0",
+        "ci-deploy-0",
+        "ci-preview-0",
+    ]

@@ -1,6 +1,6 @@
 """Every object a stack renders validates against its schema, strictly (unknown fields are errors).
 
-Custom resources use the CRD schemas in ../shared/schemas (skipped when absent); built-in kinds use
+Custom resources use the CRD schemas vendored in infra/gitops/crd_schemas; built-in kinds use
 kubernetes-validate at the Kubernetes version the stack declares.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from infra.settings.stack import StackSettings
 from infra.specs import build_stack_objects
 from infra.specs.addons import seldon_gateway
-from tests.infra.infra_stacks import SHARED_SCHEMAS, STACKS, raw_settings, settings_of
+from tests.infra.infra_stacks import CRD_SCHEMAS, STACKS, raw_settings, settings_of
 
 CRD_KINDS = {"SeldonDeployment", "PodMonitor", "PrometheusRule"}
 
@@ -37,7 +37,7 @@ def strict(schema: Any) -> Any:
 
 @cache
 def crd_validator(kind: str, group: str) -> jsonschema.Draft202012Validator:
-    path = SHARED_SCHEMAS / f"{kind.lower()}-{group}-v1.json"
+    path = CRD_SCHEMAS / f"{kind.lower()}-{group}-v1.json"
     return jsonschema.Draft202012Validator(strict(json.loads(path.read_text(encoding="utf-8"))))
 
 
@@ -62,9 +62,6 @@ def test_builtin_kinds_validate_for_the_stack_kubernetes_version(stack: str) -> 
             pytest.fail(f"{stack}: {obj['kind']}/{obj['metadata']['name']}: {e.message} at {list(e.path)}")
 
 
-@pytest.mark.skipif(
-    not SHARED_SCHEMAS.is_dir(), reason="../shared/schemas is absent (CRD schemas live there)"
-)
 @pytest.mark.parametrize("stack", STACKS)
 def test_custom_resources_validate_against_their_crd_schemas(stack: str) -> None:
     _, objs = objects(stack)
@@ -76,9 +73,6 @@ def test_custom_resources_validate_against_their_crd_schemas(stack: str) -> None
         assert errors == [], f"{stack}: {obj['kind']}/{obj['metadata']['name']}: {errors}"
 
 
-@pytest.mark.skipif(
-    not SHARED_SCHEMAS.is_dir(), reason="../shared/schemas is absent (CRD schemas live there)"
-)
 def test_strict_crd_validation_catches_a_misspelt_field() -> None:
     _, objs = objects("dev")
     (sdep,) = [o for o in objs if o["kind"] == "SeldonDeployment"]
