@@ -12,6 +12,7 @@ from typing import Any
 
 from infra.settings.serving import ModelSettings
 from infra.specs import naming as n
+from infra.specs.interleave import interleave_version
 from infra.specs.seldon import predictors
 
 AVAILABLE = "Available"
@@ -19,7 +20,10 @@ AVAILABLE = "Available"
 
 def expected_predictors(model: ModelSettings) -> dict[str, tuple[str, int]]:
     """Predictor name -> (version, traffic) as the settings render them."""
-    return {p.track: (p.bundle.version, p.traffic) for p in predictors(model)}
+    want = {p.track: (p.bundle.version, p.traffic) for p in predictors(model)}
+    if model.canary is not None and model.canary.interleave is not None:
+        want[n.INTERLEAVE_TRACK] = (interleave_version(model), model.canary.interleave.weight)
+    return want
 
 
 def live_predictors(live: Mapping[str, Any]) -> dict[str, tuple[str | None, int | None]]:

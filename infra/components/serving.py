@@ -69,6 +69,11 @@ class ModelServing(pulumi.ComponentResource):
         self.traffic = {
             "stable": model.stable.weight,
             **({"canary": model.canary.weight} if model.canary else {}),
+            **(
+                {"interleave": model.canary.interleave_weight}
+                if model.canary and model.canary.interleave
+                else {}
+            ),
         }
         self.register_outputs({"endpoint": self.endpoint, "versions": self.versions, "traffic": self.traffic})
 

@@ -102,6 +102,8 @@ def golden_requests(
     for model in settings.models:
         url = ingress.rstrip("/") + n.endpoint_path(settings.serving.namespace, model.name)
         versions, seen[model.name] = set(model.versions().values()) - {_shadow(model)}, Counter()
+        if model.canary is not None and model.canary.interleave is not None:
+            versions.add(n.INTERLEAVED_VERSION)  # the interleaving predictor's combined answers
         for _ in range(count):
             try:
                 response = session.post(url, json=GOLDEN_REQUEST, timeout=15)

@@ -109,6 +109,35 @@ def traffic_weights(res: Resource) -> list[str]:
     return errors
 
 
+def _is_interleaving(predictor: Props) -> bool:
+    return str((predictor.get("graph") or {}).get("type") or "") == "COMBINER"
+
+
+def interleaving_predictors(res: Resource) -> list[str]:
+    """A combiner predictor (interleaving) compares two rankers for *some* users: it needs a plain predictor
+    beside it carrying traffic, and exactly two MODEL children (stable's and the canary's bundle)."""
+    if res.type != SELDON_TYPE:
+        return []
+    predictors = (res.props.get("spec") or {}).get("predictors") or []
+    live = [p for p in predictors if not p.get("shadow")]
+    errors = []
+    for p in filter(_is_interleaving, live):
+        others = [q for q in live if not _is_interleaving(q) and int(q.get("traffic") or 0) > 0]
+        if not others:
+            errors.append(
+                f"{_label(res)}: interleaving predictor {p.get('name')!r} is the only one with traffic; "
+                "it needs a stable predictor beside it"
+            )
+        children = (p.get("graph") or {}).get("children") or []
+        if len(children) != 2 or any(c.get("type") != "MODEL" for c in children):
+            kinds = [c.get("type") for c in children]
+            errors.append(
+                f"{_label(res)}: interleaving predictor {p.get('name')!r} needs exactly two MODEL children, "
+                f"has {kinds}"
+            )
+    return errors
+
+
 def predictor_version_labels(res: Resource) -> list[str]:
     if res.type != SELDON_TYPE:
         return []
@@ -247,6 +276,11 @@ def bounded_node_pools(res: Resource) -> list[str]:
 
 RULES: tuple[Rule, ...] = (
     Rule("traffic-weights", "Non-shadow predictor traffic sums to 100; at most one shadow.", traffic_weights),
+    Rule(
+        "interleaving-predictors",
+        "An interleaving (COMBINER) predictor has two MODEL children and a plain predictor with traffic beside it.",
+        interleaving_predictors,
+    ),
     Rule("predictor-version-label", "Every predictor carries labels.version.", predictor_version_labels),
     Rule(
         "images-pinned-by-digest",

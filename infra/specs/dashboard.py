@@ -111,6 +111,26 @@ def score_panels(sel: str) -> list[dict[str, Any]]:
     ]
 
 
+def interleaving_panels(sel: str) -> list[dict[str, Any]]:
+    """Outcomes of the interleaving predictor (`model/serving/combiner.py`): wins per team over the last hour,
+    and the canary's share of the decided impressions (0.5 = no preference)."""
+    series = f"rankship_interleaving_total{sel}"
+    pair = "stable_version, canary_version"
+    wins = f"sum by ({pair}, winner) (increase({series}[1h]))"
+    decided = series[:-1] + ', winner=~"stable|canary"}'
+    canary = series[:-1] + ', winner="canary"}'
+    share = f"sum by ({pair}) (increase({canary}[1h]))\n/ sum by ({pair}) (increase({decided}[1h]))"
+    legend = "{{winner}}: canary {{canary_version}} vs stable {{stable_version}}"
+    return [
+        _panel("Interleaving: impressions won per team (last hour)", "short", [(wins, legend)]),
+        _panel(
+            "Interleaving: canary's share of decided impressions (0.5 = no preference)",
+            "percentunit",
+            [(share, "canary {{canary_version}} vs stable {{stable_version}}")],
+        ),
+    ]
+
+
 def panels(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
     sel = selector(settings, model)
     result = [
@@ -119,6 +139,8 @@ def panels(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]
         *error_panels(settings, model),
         *score_panels(sel),
     ]
+    if model.canary is not None and model.canary.interleave is not None:
+        result += interleaving_panels(sel)
     for i, panel in enumerate(result):
         panel["id"] = i + 1
         panel["gridPos"] = {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)}

@@ -56,6 +56,14 @@ AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 
 TRACKS = ("stable", "canary", "shadow")
 
+# The interleaving predictor (infra/specs/interleave.py): a team-draft COMBINER over two MODEL children.
+INTERLEAVE_TRACK = "interleave"
+COMBINER_CONTAINER = "interleaver"
+INTERLEAVE_CHILD = {"stable": "ranker-stable", "canary": "ranker-canary"}
+COMBINER_CLASS = "model.serving.combiner.RankshipInterleaver"
+# meta.tags.model_version of an interleaved answer; the same string as model/serving/interleaving.py.
+INTERLEAVED_VERSION = "interleaved"
+
 # Distributed training (infra/specs/training.py). 2222 is the port TF_CONFIG examples conventionally use.
 TRAINER_CONTAINER = "trainer"
 TRAINER_SERVICE_ACCOUNT = "rankship-trainer"

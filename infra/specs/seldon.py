@@ -232,7 +232,15 @@ def seldon_deployment(settings: StackSettings, model: ModelSettings) -> dict[str
             "namespace": settings.serving.namespace,
             "labels": {n.MODEL_LABEL: model.name, "app.kubernetes.io/name": model.name, **n.PART_OF},
         },
-        "spec": {
-            "predictors": [predictor_spec(settings, model, p) for p in predictors(model)],
-        },
+        "spec": {"predictors": all_predictor_specs(settings, model)},
     }
+
+
+def all_predictor_specs(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
+    """The tracks, then the interleaving predictor when the settings declare one."""
+    # Imported here: infra.specs.interleave builds on this module's pieces.
+    from infra.specs.interleave import interleave_predictor
+
+    specs = [predictor_spec(settings, model, p) for p in predictors(model)]
+    interleaved = interleave_predictor(settings, model)
+    return specs if interleaved is None else [*specs, interleaved]

@@ -26,6 +26,9 @@ STABLE, CANARY = "stable", "canary"
 TEAMS = (STABLE, CANARY)
 TIE = "tie"
 WINNERS = (STABLE, CANARY, TIE)
+# `meta.tags.model_version` of an interleaved answer (no bundle has this version); infra/specs/naming.py
+# keeps a copy for the platform (which imports no model code), tests/infra/specs/test_interleave.py compares.
+INTERLEAVED_VERSION = "interleaved"
 
 Coin = Callable[[], bool]  # True: stable picks first in this round
 

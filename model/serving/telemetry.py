@@ -20,6 +20,11 @@ Series (each also labelled bundle_version):
     rankship_scores_total{le}                cumulative count of scores <= le (a Prometheus histogram
                                              layout: histogram_quantile and PSI work on it)
 
+The interleaving combiner (`model/serving/combiner.py`) and, for feedback that reaches another predictor,
+the ranker count one outcome per interleaved impression with feedback (labelled by the pair instead):
+
+    rankship_interleaving_total{stable_version, canary_version, winner}   winner: stable, canary or tie
+
 Seldon drops a metric whose value is 0 in the gRPC path (proto3 omits zeros and Seldon then fails on
 the missing value), so zero increments are never emitted: a score bucket's series appears with its
 first count.
@@ -39,6 +44,7 @@ ERRORS = "rankship_errors"
 CANDIDATES = "rankship_candidates"
 INFERENCE = "rankship_inference_seconds"
 SCORES = "rankship_scores"
+INTERLEAVING = "rankship_interleaving"
 UNKNOWN_VERSION = "unknown"
 
 Metric = dict[str, Any]
@@ -84,3 +90,9 @@ def error_metrics(version: str, failures: Mapping[tuple[str, int], int]) -> list
     if total:
         out.append(_counter(REQUESTS, total, dict(base)))
     return out
+
+
+def interleaving_metrics(stable_version: str, canary_version: str, winner: str) -> list[Metric]:
+    """One interleaved impression's outcome (see `model.serving.interleaving.credit`)."""
+    tags = {"stable_version": stable_version, "canary_version": canary_version, "winner": winner}
+    return [_counter(INTERLEAVING, 1, tags)]

@@ -133,7 +133,7 @@ def test_score_buckets_set_in_a_stack_file_survive_load_and_dump(stacks_dir: Pat
 
 
 def test_set_canary_weight_moves_the_rest_to_stable() -> None:
-    settings = set_canary_weight(settings_of(raw_settings("dev")), "search-ranker", 25)
+    settings = set_canary_weight(settings_of(raw_settings("staging")), "search-ranker", 25)
     ranker = settings.models[0]
     assert (ranker.stable.weight, ranker.canary.weight) == (75, 25)  # type: ignore[union-attr]
 

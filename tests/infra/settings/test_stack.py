@@ -59,13 +59,13 @@ def test_version_is_the_first_12_hex_of_the_bundle_id() -> None:
 
 
 def test_weights_not_summing_to_100_are_rejected() -> None:
-    problem = only_problem("dev", lambda raw: model(raw)["canary"].update(weight=20))
+    problem = only_problem("staging", lambda raw: model(raw)["canary"].update(weight=20))
     assert problem.startswith("models[0]:")
     assert "traffic weights must sum to 100" in problem and "stable.weight 90 + canary.weight 20" in problem
 
 
 def test_stable_alone_must_carry_all_traffic() -> None:
-    problem = only_problem("dev", lambda raw: model(raw).pop("canary"))
+    problem = only_problem("staging", lambda raw: model(raw).pop("canary"))
     assert "must sum to 100, got stable.weight 90" in problem
 
 
