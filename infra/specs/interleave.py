@@ -67,6 +67,8 @@ def _children(
     for team, (bundle, image) in releases.items():
         p = seldon.Predictor(n.INTERLEAVE_TRACK, bundle, image or model.image, 0, _scaling(model))
         container = {**seldon.model_container(model, p), "name": n.INTERLEAVE_CHILD[team]}
+        # The combiner counts this predictor's feedback once; its children must not count it again.
+        container["env"] = [*container["env"], {"name": "RANKSHIP_INTERLEAVE_CHILD", "value": "1"}]
         components.append(_component(_pod(model, p, container), p.autoscaling, model))
         nodes.append({
             "name": n.INTERLEAVE_CHILD[team],

@@ -13,7 +13,11 @@ answers' ids) and answers in the children's form, every result tagged with its t
     meta.tags: interleaving "team-draft", stable_version, canary_version, model_version "interleaved"
 
 `score` is the score of the team's own model (the two scales differ: only the order means anything).
-Feedback on such an answer is credited by `model.serving.interleaving_feedback`.
+
+Feedback that lands on this predictor reaches the combiner (its node lists SEND_FEEDBACK) and both children;
+the children run with RANKSHIP_INTERLEAVE_CHILD=1 and count nothing, so the combiner counts it once: the
+same counters as a ranker (`model.serving.feedback`), i.e. the teams' outcome of an interleaved answer, or
+the per-version counters of a plain answer whose feedback Istio sent here.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
+from model.serving import contract, feedback
+from model.serving.contract import BadRequest
 from model.serving.interleaving import CANARY, INTERLEAVED_VERSION, STABLE, Pick, request_coin, team_draft
 
 logger = logging.getLogger(__name__)
@@ -165,3 +171,23 @@ class RankshipInterleaver:
             logger.error("cannot interleave: %s", e)
             raise SeldonMicroserviceException(f"cannot interleave: {e}", status_code=500) from e
         return json_to_seldon_message(body) if is_proto else body
+
+    def send_feedback_raw(self, msg: prediction_pb2.Feedback) -> prediction_pb2.SeldonMessage:
+        """Seldon's raw feedback hook: count the feedback once for this predictor (see the module docstring).
+
+        Returns:
+            `counted_for` the credited version (or "interleaved"), or a failure status 400 naming the field.
+        """
+        pair = f"{self.stable_version}-{self.canary_version}"
+        try:
+            parsed = feedback.parse(seldon_message_to_json(msg))
+        except BadRequest as e:
+            body = contract.error_body(e, INTERLEAVED_VERSION, pair)
+            body["meta"]["metrics"] = feedback.rejected_metrics(INTERLEAVED_VERSION, {e.reason: 1})
+            return json_to_seldon_message(body)
+        body = {
+            "meta": contract.meta(INTERLEAVED_VERSION, pair, feedback_version=parsed.version),
+            "jsonData": {"counted_for": parsed.version, "events": len(parsed.events)},
+        }
+        body["meta"]["metrics"] = feedback.metrics(parsed)
+        return json_to_seldon_message(body)

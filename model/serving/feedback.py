@@ -30,6 +30,12 @@ Counters per `bundle_version` (`method="feedback"` is added by Seldon):
 CTR = clicked / feedback; MRR of the click = reciprocal_rank / feedback. Further comparisons (e.g.
 interleaving) add a builder to `METRIC_BUILDERS`: each maps a parsed `Feedback` to its own metrics, so
 these counters never change for them.
+
+**Interleaved answers** (the interleaving predictor's, `model/serving/combiner.py`) name no bundle:
+`meta.tags` are `model_version: "interleaved"`, `interleaving: "team-draft"`, `stable_version`,
+`canary_version`, and every result carries its `team`. Their feedback credits the clicked results' teams
+(`interleaving.credit`) into `rankship_interleaving_total{stable_version, canary_version, winner}` and
+leaves the per-version counters above alone: an interleaved impression is neither version's list.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from model.serving import interleaving, telemetry
 from model.serving.contract import BadRequest
 
 ACTIONS = ("click", "add_to_cart", "purchase")
@@ -72,6 +79,11 @@ class Feedback:
     events: tuple[Event, ...]
     reward: float
     tags: Mapping[str, Any]  # the answer's meta.tags, for builders that need more (e.g. interleaving teams)
+    teams: tuple[str, ...] = ()  # interleaved answers: the team of each shown result, in order
+
+    @property
+    def interleaved(self) -> bool:
+        return self.version == interleaving.INTERLEAVED_VERSION
 
     @property
     def best_position(self) -> int | None:
@@ -95,14 +107,16 @@ def parse(message: Any) -> Feedback:
     if not response:
         raise BadRequest("missing_field", "response: missing; echo the prediction's answer unchanged")
     version, tags = _version(response)
-    shown = _shown_ids(response)
+    shown, teams = _shown_ids(response)
+    if version == interleaving.INTERLEAVED_VERSION:
+        _check_interleaved(tags, teams, shown)
     reward = message.get("reward", 0.0)
     if isinstance(reward, bool) or not isinstance(reward, int | float):
         raise BadRequest("wrong_type", f"reward must be a number, got {_kind(reward)}")
     if not math.isfinite(reward):
         raise BadRequest("non_finite", "reward: NaN/Infinity is not allowed")
     events = _events(message.get("truth"), shown)
-    return Feedback(version, shown, events, float(reward), tags)
+    return Feedback(version, shown, events, float(reward), tags, teams)
 
 
 def _version(response: Any) -> tuple[str, Mapping[str, Any]]:
@@ -110,6 +124,8 @@ def _version(response: Any) -> tuple[str, Mapping[str, Any]]:
     if not isinstance(tags, dict):
         raise BadRequest("wrong_type", "response.meta.tags must be an object")
     version = tags.get("model_version")
+    if version == interleaving.INTERLEAVED_VERSION:
+        return version, tags
     if version is None:
         raise BadRequest(
             "missing_field",
@@ -122,7 +138,18 @@ def _version(response: Any) -> tuple[str, Mapping[str, Any]]:
     return version, tags
 
 
-def _shown_ids(response: dict[str, Any]) -> tuple[str, ...]:
+def _check_interleaved(tags: Mapping[str, Any], teams: tuple[str, ...], shown: tuple[str, ...]) -> None:
+    for key in ("stable_version", "canary_version"):
+        if not isinstance(tags.get(key), str) or not VERSION.fullmatch(tags[key]):
+            raise BadRequest("invalid", f"response.meta.tags.{key} {tags.get(key)!r} is not a bundle version")
+    bad = [i for i, t in enumerate(teams) if t not in interleaving.TEAMS]
+    if len(teams) != len(shown) or bad:
+        where = f"result {bad[0]}" if bad else f"{len(teams)} of {len(shown)} results"
+        raise BadRequest("invalid", f"interleaved response: {where} without a team (stable or canary)")
+
+
+def _shown_ids(response: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The shown ids and, for an interleaved answer, each result's team (else empty)."""
     forms = [f for f in ("jsonData", "strData", "data") if f in response]
     if len(forms) != 1:
         raise BadRequest("missing_field", "response: carry exactly one of jsonData, strData or data")
@@ -131,16 +158,18 @@ def _shown_ids(response: dict[str, Any]) -> tuple[str, ...]:
         if form == "data":
             rows = response["data"]["ndarray"]
             ids = [row[0] for row in rows]
+            teams = [row[2] for row in rows if len(row) > 2]
         else:
             answer = response[form] if form == "jsonData" else json.loads(response[form])
             ids = [r["id"] for r in answer["results"]]
+            teams = [r["team"] for r in answer["results"] if "team" in r]
     except (KeyError, IndexError, TypeError, json.JSONDecodeError) as e:
         raise BadRequest(
             "invalid", f"response.{form} is not a ranking answer (results with ids): {e!r}"
         ) from e
     if not all(isinstance(i, str) for i in ids) or len(set(ids)) != len(ids):
         raise BadRequest("invalid", f"response.{form}: result ids must be distinct strings")
-    return tuple(ids)
+    return tuple(ids), tuple(str(t) for t in teams)
 
 
 def _events(truth: Any, shown: tuple[str, ...]) -> tuple[Event, ...]:
@@ -212,6 +241,8 @@ def _counter(key: str, value: float, tags: dict[str, str]) -> Metric:
 
 def quality_metrics(feedback: Feedback) -> list[Metric]:
     """The counters above for one feedback message (zero increments are never emitted, see telemetry)."""
+    if feedback.interleaved:
+        return []
     base = {"bundle_version": feedback.version}
     out = [_counter(FEEDBACK, 1, dict(base))]
     best = feedback.best_position
@@ -237,8 +268,18 @@ def rejected_metrics(receiver_version: str, reasons: Mapping[str, int]) -> list[
     return [_counter(REJECTED, n, {**base, "reason": r}) for r, n in sorted(reasons.items()) if n]
 
 
+def interleaving_metrics(feedback: Feedback) -> list[Metric]:
+    """An interleaved impression's outcome: the team with more clicked results wins (equal: tie)."""
+    if not feedback.interleaved:
+        return []
+    teams = dict(zip(feedback.shown, feedback.teams, strict=True))
+    outcome = interleaving.credit(teams, (e.id for e in feedback.events))
+    tags = feedback.tags
+    return telemetry.interleaving_metrics(tags["stable_version"], tags["canary_version"], outcome.winner)
+
+
 # Each builder maps one parsed Feedback to metrics; append one to add a comparison.
-METRIC_BUILDERS: list[Callable[[Feedback], list[Metric]]] = [quality_metrics]
+METRIC_BUILDERS: list[Callable[[Feedback], list[Metric]]] = [quality_metrics, interleaving_metrics]
 
 
 def metrics(feedback: Feedback) -> list[Metric]:

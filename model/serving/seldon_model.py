@@ -217,6 +217,13 @@ class RankshipRanker:
             failure `status` 400 naming the bad field (REST: rest_errors sets the HTTP status; gRPC:
             grpc_status aborts with INVALID_ARGUMENT). Counters ride in `meta.metrics`.
         """
+        if self.settings.interleave_child:
+            # This ranker is a child of the interleaving combiner, which counts this predictor's feedback.
+            body = {
+                "meta": contract.meta(self._version, self._bundle_id),
+                "jsonData": {"counted_for": "combiner"},
+            }
+            return json_to_seldon_message(body)
         try:
             parsed = feedback.parse(seldon_message_to_json(msg))
         except BadRequest as e:

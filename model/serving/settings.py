@@ -8,6 +8,7 @@
 | RANKSHIP_MAX_REQUEST_BYTES  | 4194304      | REST body size (gRPC's own default receive limit is 4 MiB)   |
 | RANKSHIP_LITERT_THREADS     | 1            | LiteRT interpreter threads per serving process               |
 | RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | score histogram edges for bundles without score_histogram.json |
+| RANKSHIP_INTERLEAVE_CHILD   | 0            | 1: a child of the interleaving combiner, which counts feedback |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ServingSettings:
     # Only for bundles without score_histogram.json: a bundle's own edges (from its offline score
     # quantiles) win, so that its live scores are compared with its own offline ones.
     score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
+    interleave_child: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServingSettings:
@@ -52,6 +54,7 @@ class ServingSettings:
             max_request_bytes=_int(env, "RANKSHIP_MAX_REQUEST_BYTES", defaults.max_request_bytes),
             litert_threads=_int(env, "RANKSHIP_LITERT_THREADS", defaults.litert_threads),
             score_buckets=_buckets(env, "RANKSHIP_SCORE_BUCKETS", defaults.score_buckets),
+            interleave_child=_flag(env, "RANKSHIP_INTERLEAVE_CHILD"),
         )
 
 
@@ -81,3 +84,10 @@ def _buckets(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> t
     if list(edges) != sorted(set(edges)):
         raise SettingsError(f"{name}={raw!r}: edges must be strictly increasing")
     return edges
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "0").strip()
+    if raw not in ("0", "1"):
+        raise SettingsError(f"{name}={raw!r}: must be 0 or 1")
+    return raw == "1"

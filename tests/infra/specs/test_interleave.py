@@ -38,6 +38,9 @@ def test_graph_is_a_combiner_over_stable_and_canary_models() -> None:
     # Every graph node runs in its own componentSpec, the container named like the node.
     containers = [cs["spec"]["containers"][0]["name"] for cs in p["componentSpecs"]]
     assert containers == ["interleaver", "ranker-stable", "ranker-canary"]
+    # The combiner counts the predictor's feedback; the children are told not to count it again.
+    for cs in p["componentSpecs"][1:]:
+        assert {"name": "RANKSHIP_INTERLEAVE_CHILD", "value": "1"} in cs["spec"]["containers"][0]["env"]
 
 
 def test_combiner_knows_the_pair_and_runs_the_combiner_class() -> None:
