@@ -33,7 +33,8 @@ from infra.gitops.atomic import write_text_atomic
 from infra.settings.deploy import RoundTrip, select_model
 from infra.settings.serving import CanaryAnalysis
 from infra.settings.stack import SETTINGS_KEY, SettingsError, load_stack_settings, parse_settings, stack_file
-from infra.specs.addons import addon_charts, seldon_gateway
+from infra.specs.addons import addon_charts
+from infra.specs.gateway import gateway_objects
 from model.release.bundle import BundleError, verify_bundle
 
 
@@ -90,10 +91,12 @@ def set_analysis(root: Path, stack: str, model_name: str | None, assignments: Se
 
 
 def helm_script(root: Path, stack: str, out: Path) -> Path:
-    """install.sh: the stack's charts in dependency order with their values files, then Seldon's Gateway."""
+    """install.sh: the stack's charts in dependency order with their values files, then the gateway's objects
+    (Seldon's Gateway; TLS and authentication objects where the stack has them)."""
     out.mkdir(parents=True, exist_ok=True)
     lines = ["#!/usr/bin/env bash", "set -euo pipefail"]
-    for chart in addon_charts(load_stack_settings(stack, root)):
+    settings = load_stack_settings(stack, root)
+    for chart in addon_charts(settings):
         values = out / f"values-{chart.release}.json"
         values.write_text(json.dumps(chart.values, indent=2), encoding="utf-8")
         cmd = [
@@ -103,7 +106,10 @@ def helm_script(root: Path, stack: str, out: Path) -> Path:
         ]  # fmt: skip
         lines.append(shlex.join(cmd))
     gateway = out / "seldon-gateway.json"
-    gateway.write_text(json.dumps(seldon_gateway(), indent=2), encoding="utf-8")
+    gateway.write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": gateway_objects(settings)}, indent=2),
+        encoding="utf-8",
+    )
     lines.append(shlex.join(["kubectl", "apply", "-f", str(gateway)]))
     script = out / "install.sh"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,8 +1,8 @@
 """Does the live SeldonDeployment run what the stack settings say? Pure: works on the API's dict answers.
 
 The canary analysis judges metrics only when the live object has the settings' predictors, with their
-versions (`labels.version`, also the pod label Istio routes by) and traffic weights, and Seldon reports it
-`Available`. Anything else means the rollout of the last decision has not happened (or failed): hold.
+bundle versions (the predictor's `version` annotation; its `version` label is the track, which Istio routes
+by) and traffic weights, and Seldon reports it `Available`. Anything else means the rollout of the last decision has not happened (or failed): hold.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ def live_predictors(live: Mapping[str, Any]) -> dict[str, tuple[str | None, int 
     for p in (live.get("spec") or {}).get("predictors") or []:
         if not isinstance(p, Mapping):
             continue
-        labels = p.get("labels") or {}
+        annotations = p.get("annotations") or {}
         traffic = p.get("traffic")
         found[str(p.get("name"))] = (
-            labels.get(n.VERSION_LABEL),
+            annotations.get(n.PREDICTOR_VERSION_ANNOTATION),
             traffic if isinstance(traffic, int) else None,
         )
     return found

@@ -57,9 +57,21 @@ def apply_object(obj: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Re
         return k8s.core.v1.Service(name, metadata=meta, spec=obj["spec"], opts=opts)
     if kind == "Job":
         return k8s.batch.v1.Job(name, metadata=meta, spec=obj["spec"], opts=opts)
+    if kind == "StorageClass":
+        return k8s.storage.v1.StorageClass(
+            name,
+            metadata=meta,
+            provisioner=obj["provisioner"],
+            parameters=obj.get("parameters"),
+            volume_binding_mode=obj.get("volumeBindingMode"),
+            reclaim_policy=obj.get("reclaimPolicy"),
+            allow_volume_expansion=obj.get("allowVolumeExpansion"),
+            opts=opts,
+        )
     if kind == "NetworkPolicy":
         return k8s.networking.v1.NetworkPolicy(name, metadata=meta, spec=obj["spec"], opts=opts)
-    # Custom resources (SeldonDeployment, PodMonitor, PrometheusRule, Gateway): CRDs come from the add-ons.
+    # Custom resources (SeldonDeployment, PodMonitor, PrometheusRule, Gateway, Certificate, Istio policies):
+    # their CRDs come from the add-ons.
     return k8s.apiextensions.CustomResource(
         name, api_version=obj["apiVersion"], kind=kind, metadata=meta, spec=obj["spec"], opts=opts
     )

@@ -10,7 +10,9 @@ import pulumi_kubernetes as k8s
 from infra.components.k8s import apply_object
 from infra.settings.stack import StackSettings
 from infra.specs import naming as n
-from infra.specs.addons import HelmChart, addon_charts, seldon_gateway
+from infra.specs.addons import HelmChart, addon_charts
+from infra.specs.gateway import auth_objects, seldon_gateway, tls_objects
+from infra.specs.prometheus_stack import storage_class
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,18 @@ class Platform(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rankship:k8s:Platform", name, None, opts)
         self.releases = {}
-        timeout = args.settings.platform.helm_timeout_seconds
-        for chart in addon_charts(args.settings):
+        settings = args.settings
+        timeout = settings.platform.helm_timeout_seconds
+        # Prometheus's volumes need their StorageClass before the chart creates the claims.
+        storage = storage_class(settings)
+        self.storage_class = [
+            apply_object(storage, pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)))
+        ] if storage else []  # fmt: skip
+        for chart in addon_charts(settings):
             needs = [self.releases[r] for r in chart.needs]
-            self.releases[chart.release] = self._release(chart, timeout, [*args.depends_on, *needs])
-        gateway_deps = [self.releases["istio-base"], self.releases[n.INGRESS_GATEWAY_RELEASE]]
-        self.gateway = apply_object(
-            seldon_gateway(), pulumi.ResourceOptions(parent=self, depends_on=gateway_deps)
-        )
+            extra = self.storage_class if chart.release == n.PROMETHEUS_RELEASE else []
+            self.releases[chart.release] = self._release(chart, timeout, [*args.depends_on, *needs, *extra])
+        self.gateway = self._gateway_objects(settings)
         self.ingress_address = self._ingress_address(args.settings)
         # Grafana is not put on the public gateway: its login page would face the Internet.
         # Reach it with `kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80`.
@@ -45,8 +51,24 @@ class Platform(pulumi.ComponentResource):
 
     @property
     def ready(self) -> list[pulumi.Resource]:
-        """What workloads wait for: every release (their CRDs and webhooks) and the Seldon gateway."""
-        return [*self.releases.values(), self.gateway]
+        """What workloads wait for: every release (their CRDs and webhooks) and the gateway's objects."""
+        return [*self.releases.values(), *self.gateway]
+
+    def _gateway_objects(self, settings: StackSettings) -> list[pulumi.Resource]:
+        """Certificates after cert-manager (its CRDs); Gateway and Istio policies after the gateway."""
+        istio = [self.releases["istio-base"], self.releases[n.INGRESS_GATEWAY_RELEASE]]
+        certificates = [
+            apply_object(obj, pulumi.ResourceOptions(parent=self, depends_on=[self.releases["cert-manager"]]))
+            for obj in tls_objects(settings)
+        ]
+        after = [*istio, *certificates]
+        return [
+            *certificates,
+            *(
+                apply_object(obj, pulumi.ResourceOptions(parent=self, depends_on=after))
+                for obj in [seldon_gateway(settings), *auth_objects(settings)]
+            ),
+        ]
 
     def _release(
         self, chart: HelmChart, timeout: int, depends_on: list[pulumi.Resource]

@@ -1,6 +1,6 @@
 """Mandatory deployment rules as pure functions over plain resource properties.
 
-Nothing here imports pulumi_policy or anything from the rankship package: the CrossGuard pack
+Nothing here imports pulumi_policy or anything from the rankship package outside `infra.policy`: the pack
 (`__main__.py`, run by Pulumi in its own virtualenv) wraps these functions, and the manifest validator calls
 them on rendered Kubernetes objects. A rule takes a `Resource` and returns violation messages, each naming the
 resource; an empty list means the resource passes (or the rule does not apply to its type).
@@ -9,86 +9,52 @@ resource; an empty list means the resource passes (or the rule does not apply to
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Sequence
+
+from infra.policy import capacity, hardening
+from infra.policy.resources import (
+    NODE_GROUP_TYPE,
+    SELDON_TYPE,
+    Props,
+    Resource,
+    Rule,
+    StackRule,
+    k8s_type,
+    resource_from_k8s,
+)
+from infra.policy.resources import containers as _containers
+from infra.policy.resources import label as _label
+from infra.policy.resources import pod_specs as _pod_specs
+
+# Re-exported: the validator, the specs and the tests import the shared pieces from here.
+__all__ = [
+    "NODE_GROUP_TYPE",
+    "RULES",
+    "SELDON_TYPE",
+    "STACK_RULES",
+    "Props",
+    "Resource",
+    "Rule",
+    "StackRule",
+    "evaluate",
+    "evaluate_stack",
+    "k8s_type",
+    "resource_from_k8s",
+]  # fmt: skip
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 MAX_POOL_NODES = 100
-NODE_GROUP_TYPE = "aws:eks/nodeGroup:NodeGroup"
-SELDON_TYPE = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-_WORKLOAD_TEMPLATES = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 # NVIDIA GPU instance families on AWS; g4ad carries AMD GPUs and needs no NVIDIA taint.
 _GPU_FAMILY = re.compile(r"(p[2-6]|g[3-6]|gr6)[a-z]*")
-
-Props = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A resource as a policy sees it: Pulumi type token, display name, input properties."""
-
-    type: str
-    name: str
-    props: Props
-
-    @property
-    def kind(self) -> str:
-        return self.type.rsplit(":", 1)[-1]
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    description: str
-    check: Callable[[Resource], list[str]]
 
 
 def is_gpu_instance_type(instance_type: str) -> bool:
     family = instance_type.split(".", 1)[0]
     return family != "g4ad" and _GPU_FAMILY.fullmatch(family) is not None
-
-
-def k8s_type(obj: Props) -> str:
-    """Pulumi type token of a Kubernetes object: `kubernetes:<group>/<version>:<Kind>` (group `core`)."""
-    api_version = str(obj.get("apiVersion", ""))
-    group_version = api_version if "/" in api_version else f"core/{api_version}"
-    return f"kubernetes:{group_version}:{obj.get('kind', '')}"
-
-
-def resource_from_k8s(obj: Props) -> Resource:
-    meta = obj.get("metadata") or {}
-    name = meta.get("name", "<unnamed>")
-    return Resource(k8s_type(obj), f"{meta['namespace']}/{name}" if meta.get("namespace") else name, obj)
-
-
-def _pod_specs(res: Resource) -> Iterator[tuple[str, Props]]:
-    """(where, PodSpec) for every pod template a workload declares."""
-    spec = res.props.get("spec") or {}
-    if res.type == SELDON_TYPE:
-        for predictor in spec.get("predictors") or []:
-            for i, component in enumerate(predictor.get("componentSpecs") or []):
-                yield f"predictor {predictor.get('name')!r} componentSpecs[{i}]", component.get("spec") or {}
-    elif res.type.startswith("kubernetes:") and res.kind in _WORKLOAD_TEMPLATES:
-        yield "template", (spec.get("template") or {}).get("spec") or {}
-    elif res.type.startswith("kubernetes:") and res.kind == "CronJob":
-        job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        yield "jobTemplate", (job.get("template") or {}).get("spec") or {}
-    elif res.type.startswith("kubernetes:") and res.kind == "Pod":
-        yield "pod", spec
-
-
-def _containers(pod: Props) -> Iterator[Props]:
-    yield from pod.get("initContainers") or []
-    yield from pod.get("containers") or []
-
-
-def _label(res: Resource) -> str:
-    return f"{res.kind} {res.name!r}"
 
 
 def traffic_weights(res: Resource) -> list[str]:
@@ -139,14 +105,30 @@ def interleaving_predictors(res: Resource) -> list[str]:
 
 
 def predictor_version_labels(res: Resource) -> list[str]:
+    """Istio routes by labels.version: each predictor needs its own, and the bundle version annotated.
+
+    Seldon builds one DestinationRule subset per predictor selecting `version: <label>`; two predictors with
+    one label would share their pods' traffic.
+    """
     if res.type != SELDON_TYPE:
         return []
     predictors = (res.props.get("spec") or {}).get("predictors") or []
-    return [
-        f"{_label(res)}: predictor {p.get('name')!r} has no labels.version (Istio routes by it)"
-        for p in predictors
-        if not (p.get("labels") or {}).get("version")
-    ]
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for p in predictors:
+        name, version = p.get("name"), (p.get("labels") or {}).get("version")
+        if not version:
+            errors.append(f"{_label(res)}: predictor {name!r} has no labels.version (Istio routes by it)")
+        elif version in seen:
+            errors.append(
+                f"{_label(res)}: predictors {seen[version]!r} and {name!r} share labels.version "
+                f"{version!r}, so their Istio subsets select the same pods"
+            )
+        else:
+            seen[version] = name
+        if not (p.get("annotations") or {}).get("version"):
+            errors.append(f"{_label(res)}: predictor {name!r} has no version annotation (the bundle version)")
+    return errors
 
 
 def images_pinned_by_digest(res: Resource) -> list[str]:
@@ -281,7 +263,11 @@ RULES: tuple[Rule, ...] = (
         "An interleaving (COMBINER) predictor has two MODEL children and a plain predictor with traffic beside it.",
         interleaving_predictors,
     ),
-    Rule("predictor-version-label", "Every predictor carries labels.version.", predictor_version_labels),
+    Rule(
+        "predictor-version-label",
+        "Every predictor has its own labels.version and a version annotation.",
+        predictor_version_labels,
+    ),
     Rule(
         "images-pinned-by-digest",
         "Every container image is pinned by sha256 digest.",
@@ -305,9 +291,44 @@ RULES: tuple[Rule, ...] = (
         "Jobs set activeDeadlineSeconds and an explicit backoffLimit.",
         jobs_have_deadlines,
     ),
+    Rule("run-as-non-root", "Every container runs as a non-root user.", hardening.run_as_non_root),
+    Rule(
+        "read-only-root-filesystem",
+        "Every container has a read-only root filesystem.",
+        hardening.read_only_root_filesystem,
+    ),
+    Rule(
+        "drop-all-capabilities",
+        "Every container drops ALL Linux capabilities and adds none.",
+        hardening.drop_all_capabilities,
+    ),
+    Rule("seccomp-profile", "Every container runs under a seccomp profile.", hardening.seccomp_profile),
+    Rule(
+        "no-public-cidrs",
+        "No API endpoint or security group open to 0.0.0.0/0.",
+        hardening.no_public_cidrs,
+    ),
+    Rule("no-iam-wildcards", "IAM policies name their actions and scope writes.", hardening.no_iam_wildcards),
+    Rule(
+        "internal-load-balancers",
+        "LoadBalancer Services are internal or limited to listed source ranges.",
+        hardening.internal_load_balancers,
+    ),
+)
+STACK_RULES: tuple[StackRule, ...] = (
+    StackRule(
+        "workloads-fit-node-pools",
+        "Predictors at their HPA ceilings and Jobs at their parallelism fit their node groups' max sizes.",
+        capacity.workloads_fit_node_pools,
+    ),
 )
 
 
 def evaluate(res: Resource) -> list[str]:
     """All violations of all rules for one resource, each prefixed with the rule name."""
     return [f"[{rule.name}] {message}" for rule in RULES for message in rule.check(res)]
+
+
+def evaluate_stack(resources: Sequence[Resource]) -> list[str]:
+    """All violations of the stack rules, each prefixed with the rule name."""
+    return [f"[{rule.name}] {message}" for rule in STACK_RULES for message in rule.check(resources)]

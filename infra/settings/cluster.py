@@ -1,8 +1,8 @@
 """Leaf models of the stack settings: clusters, node pools, platform charts.
 
 Every model is frozen and rejects unknown keys, so a typo in `Pulumi.<stack>.yaml` fails the run instead of
-silently falling back to a default. The model-serving part lives in `config_serving.py`; the whole stack
-(`StackSettings`) and the readers/writers live in `config.py`.
+silently falling back to a default. The model-serving part lives in `serving.py`, the platform add-ons' settings in
+`platform.py`; the whole stack (`StackSettings`) and the readers/writers live in `stack.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import re
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from infra.policy.capacity import GPU_COUNT_LABEL
 from infra.policy.rules import (
     GPU_PRESENT_LABEL,
     GPU_TAINT_KEY,
@@ -47,6 +48,24 @@ def _seldon_version(value: str) -> str:
 
 
 ChartVersion = Annotated[str, AfterValidator(_exact_version)]
+_DIGEST_REF = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$"
+)
+
+
+def _pinned_image(value: str) -> str:
+    if _DIGEST_REF.fullmatch(value):
+        return value
+    if "@" not in value:
+        raise ValueError(f"image must be pinned by digest (<repo>@sha256:<64 hex>), got the tag {value!r}")
+    raise ValueError(f"image {value!r} is not <repo>@sha256:<64 lowercase hex>")
+
+
+Image = Annotated[str, AfterValidator(_pinned_image)]
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)  # fmt: skip
 
 
 class Frozen(BaseModel):
@@ -73,7 +92,9 @@ class EksCluster(Frozen):
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     availability_zones: tuple[str, ...] = Field(min_length=2, max_length=4)
     vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
-    public_access_cidrs: tuple[IPv4Network, ...] = (IPv4Network("0.0.0.0/0"),)
+    public_access_cidrs: tuple[IPv4Network, ...] = Field(
+        default=(), description="who may reach the API endpoint from outside the VPC; empty: private only"
+    )
     admin_principal_arns: tuple[str, ...] = ()
     # Without access entries only the cluster's creator may use the Kubernetes API: the CI roles would be
     # Unauthorized. Each gets the least EKS access policy its job needs (infra/specs/aws.py cluster_access).
@@ -95,6 +116,7 @@ class EksCluster(Frozen):
                 "deploy_role_arns; give each principal one access level"
             )
         return self
+    log_retention_days: int = Field(default=90, description="control-plane logs in CloudWatch")
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EksCluster:
@@ -104,6 +126,22 @@ class EksCluster(Frozen):
         if not 16 <= self.vpc_cidr.prefixlen <= 20:
             raise ValueError(f"vpc_cidr {self.vpc_cidr} must be a /16../20 so each zone gets two subnets")
         return self
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _not_the_internet(cls, cidrs: tuple[IPv4Network, ...]) -> tuple[IPv4Network, ...]:
+        wide = [str(c) for c in cidrs if c.prefixlen < 8]
+        if wide:
+            # A /0 (or anything near it) puts the Kubernetes API in front of the whole Internet.
+            raise ValueError(f"{wide[0]} is too wide (at most a /8); list your egress ranges")
+        return cidrs
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch's {list(LOG_RETENTION_DAYS)}, got {days}")
+        return days
 
 
 class Taint(Frozen):
@@ -159,6 +197,8 @@ class NodePool(Frozen):
             # The NVIDIA device plugin chart's node affinity looks for this label.
             labels[GPU_PRESENT_LABEL] = "true"
             labels[GPU_TYPE_LABEL] = self.gpu.type
+            # The capacity policy reads GPUs per node from here (node groups do not say it otherwise).
+            labels[GPU_COUNT_LABEL] = str(self.gpu.count)
         return labels
 
     def node_taints(self) -> tuple[Taint, ...]:
@@ -177,13 +217,6 @@ class ChartVersions(Frozen):
     kube_prometheus_stack: ChartVersion
     nvidia_device_plugin: ChartVersion | None = Field(default=None, description="required with a GPU pool")
     cluster_autoscaler: ChartVersion | None = Field(default=None, description="required for aws-eks")
-
-
-class PlatformSettings(Frozen):
-    charts: ChartVersions
-    ingress_service_type: Literal["LoadBalancer", "NodePort"] = "LoadBalancer"
-    prometheus_retention: Duration = "15d"
-    helm_timeout_seconds: int = Field(default=900, ge=60, le=3600)
 
 
 class ServingSettings(Frozen):

@@ -13,21 +13,9 @@ from typing import Annotated
 from kubernetes.utils import parse_quantity
 from pydantic import AfterValidator, Field, model_validator
 
-from infra.settings.cluster import Duration, Frozen, Name
+from infra.settings.cluster import Duration, Frozen, Image, Name
 
 VERSION_LENGTH = 12
-_DIGEST_REF = re.compile(
-    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
-    r"(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$"
-)
-
-
-def _pinned_image(value: str) -> str:
-    if _DIGEST_REF.fullmatch(value):
-        return value
-    if "@" not in value:
-        raise ValueError(f"image must be pinned by digest (<repo>@sha256:<64 hex>), got the tag {value!r}")
-    raise ValueError(f"image {value!r} is not <repo>@sha256:<64 lowercase hex>")
 
 
 def _quantity(value: str) -> str:
@@ -53,7 +41,6 @@ def _score_buckets(edges: tuple[float, ...]) -> tuple[float, ...]:
     return edges
 
 
-Image = Annotated[str, AfterValidator(_pinned_image)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 # Numbers only (strict: no "1.5" strings or booleans) and finite: the runtime always adds +Inf itself.
 ScoreEdge = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -243,6 +230,9 @@ class ModelSettings(Frozen):
     name: Name
     image: Image
     resources: Resources = Resources()
+    node_pool: Name | None = Field(
+        default=None, description="run the replicas only on this node pool (nodes labelled rankship.io/pool)"
+    )
     autoscaling: Autoscaling = Autoscaling()
     max_unavailable: int = Field(default=1, ge=0, description="PodDisruptionBudget per track")
     runtime: ServingRuntime = ServingRuntime()

@@ -23,9 +23,9 @@ from infra.settings.cluster import (
     ExistingCluster,
     Frozen,
     NodePool,
-    PlatformSettings,
     ServingSettings,
 )
+from infra.settings.platform import NoAuth, PlatformSettings
 from infra.settings.serving import ModelSettings
 from infra.settings.training import TrainingSettings, training_problems
 
@@ -79,6 +79,7 @@ class StackSettings(Frozen):
             *_duplicates("models", [m.name for m in self.models]),
             *_platform_problems(self),
             *_gpu_problems(self),
+            *_pool_problems(self),
             *training_problems(self.training, self.gpu_pools, self.is_eks),
         ]
         if problems:
@@ -102,6 +103,29 @@ def _platform_problems(s: StackSettings) -> list[str]:
         problems.append("platform.charts.cluster_autoscaler: only installed on aws-eks; remove it")
     if s.gpu_pools and charts.nvidia_device_plugin is None:
         problems.append("platform.charts.nvidia_device_plugin: required when a node pool has GPUs")
+    if s.is_eks and isinstance(s.platform.auth, NoAuth):
+        problems.append("platform.auth: mode none is only for existing clusters; use jwt or mtls on aws-eks")
+    if s.is_eks and s.platform.tls is None:
+        problems.append("platform.tls: required on aws-eks (the gateway serves HTTPS only)")
+    if s.is_eks and s.platform.seldon_images is None:
+        problems.append("platform.seldon_images: required on aws-eks (the operator's defaults are tags)")
+    return problems
+
+
+def _pool_problems(s: StackSettings) -> list[str]:
+    """A model pinned to a pool needs that pool, and a CPU model must not be pinned to a GPU pool."""
+    pools = {p.name: p for p in s.node_pools}
+    problems = []
+    for i, model in enumerate(s.models):
+        if model.node_pool is None:
+            continue
+        pool, key = pools.get(model.node_pool), f"models[{i}].node_pool"
+        if pool is None:
+            problems.append(f"{key}: no node pool named {model.node_pool!r} (have {sorted(pools)})")
+        elif pool.gpu is not None and model.resources.gpu == 0:
+            problems.append(f"{key}: {model.node_pool!r} is a GPU pool; model {model.name!r} requests no GPU")
+        elif pool.gpu is None and model.resources.gpu > 0:
+            problems.append(f"{key}: model {model.name!r} requests GPUs but {model.node_pool!r} has none")
     return problems
 
 

@@ -1,4 +1,4 @@
-"""Platform add-ons as pure data: Helm charts in install order, plus the Istio Gateway Seldon routes through.
+"""Platform add-ons as pure data: Helm charts in install order (the gateway's objects are in `gateway.py`).
 
 `addon_charts` is ordered so that every chart comes after the charts it `needs`; the Platform component
 turns `needs` into Pulumi `depends_on` and waits for each release to become ready.
@@ -13,6 +13,8 @@ from infra.policy.rules import GPU_TAINT_KEY
 from infra.settings.cluster import EksCluster
 from infra.settings.stack import StackSettings
 from infra.specs import naming as n
+from infra.specs.gateway import gateway_service_values
+from infra.specs.prometheus_stack import prometheus_values
 
 REPOS = {
     "autoscaler": "https://kubernetes.github.io/autoscaler",
@@ -66,7 +68,7 @@ def _autoscaler(cluster: EksCluster, version: str) -> HelmChart:
 
 def _istio(settings: StackSettings) -> list[HelmChart]:
     version, repo = settings.platform.charts.istio, REPOS["istio"]
-    gateway_values = {"service": {"type": settings.platform.ingress_service_type}}
+    gateway_values = gateway_service_values(settings)
     return [
         HelmChart("istio-base", "base", repo, version, n.ISTIO_NAMESPACE, {"defaultRevision": "default"}),
         HelmChart("istiod", "istiod", repo, version, n.ISTIO_NAMESPACE, {}, ("istio-base",)),
@@ -83,17 +85,47 @@ def _istio(settings: StackSettings) -> list[HelmChart]:
     ]
 
 
+def image_parts(image: str, default_tag: str) -> dict[str, str]:
+    """`registry/repo[:tag]@sha256:d` as the chart's executor.image values; the operator joins them as
+    `registry/repository:tag`, so the digest rides on the tag (a tag beside a digest is ignored on pull)."""
+    name, _, digest = image.partition("@")
+    first, _, rest = name.partition("/")
+    registry, path = (
+        (first, rest)
+        if rest and ("." in first or ":" in first or first == "localhost")
+        else (
+            "docker.io",
+            name,
+        )
+    )
+    repository, _, tag = path.partition(":")
+    return {"registry": registry, "repository": repository, "tag": f"{tag or default_tag}@{digest}"}
+
+
 def _seldon(settings: StackSettings) -> HelmChart:
-    values = {
+    version = settings.platform.charts.seldon_core_operator
+    executor: dict[str, Any] = {
+        "metricsPortName": n.METRICS_PORT_NAME,
+        "prometheus": {"path": n.METRICS_PATH},
+        # The executor container's securityContext is {runAsUser: this, allowPrivilegeEscalation: false}
+        # (seldondeployment_engine.go); the pod's securityContext adds runAsNonRoot and seccomp. Above 10000
+        # so that it collides with no host user.
+        "user": n.SERVING_UID,
+    }
+    values: dict[str, Any] = {
         "istio": {"enabled": True, "gateway": f"{n.ISTIO_NAMESPACE}/{n.SELDON_GATEWAY}"},
         # The operator's admission webhook gets its certificate from cert-manager.
         "certManager": {"enabled": True},
         "usageMetrics": {"enabled": False},
-        "executor": {"metricsPortName": n.METRICS_PORT_NAME, "prometheus": {"path": n.METRICS_PATH}},
+        "executor": executor,
         "predictiveUnit": {"metricsPortName": n.METRICS_PORT_NAME},
     }
+    images = settings.platform.seldon_images
+    if images is not None:
+        executor["image"] = {**image_parts(images.executor, version), "pullPolicy": "IfNotPresent"}
+        # Only used where the operator injects its own initializer; the model pods bring theirs.
+        values["storageInitializer"] = {"image": images.storage_initializer}
     needs = ("cert-manager", "istiod", n.INGRESS_GATEWAY_RELEASE)
-    version = settings.platform.charts.seldon_core_operator
     return HelmChart(
         "seldon-core-operator",
         "seldon-core-operator",
@@ -106,28 +138,7 @@ def _seldon(settings: StackSettings) -> HelmChart:
 
 
 def _prometheus(settings: StackSettings) -> HelmChart:
-    values = {
-        "prometheus": {
-            "prometheusSpec": {
-                "retention": settings.platform.prometheus_retention,
-                # Select only monitors and rules labelled release=<this release>, as ours are.
-                "podMonitorSelectorNilUsesHelmValues": True,
-                "ruleSelectorNilUsesHelmValues": True,
-            }
-        },
-        "grafana": {
-            "sidecar": {
-                "dashboards": {
-                    "enabled": True,
-                    "label": "grafana_dashboard",
-                    "labelValue": "1",
-                    "searchNamespace": "ALL",
-                    "folderAnnotation": "grafana_folder",
-                    "provider": {"foldersFromFilesStructure": True},
-                }
-            }
-        },
-    }
+    values = prometheus_values(settings)
     version = settings.platform.charts.kube_prometheus_stack
     return HelmChart(
         n.PROMETHEUS_RELEASE,
@@ -168,16 +179,3 @@ def addon_charts(settings: StackSettings) -> list[HelmChart]:
     )
     result += [*_istio(settings), _seldon(settings), _prometheus(settings)]
     return result
-
-
-def seldon_gateway() -> dict[str, Any]:
-    """The Istio Gateway named in the operator's `istio.gateway` value; SeldonDeployments route through it."""
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "Gateway",
-        "metadata": {"name": n.SELDON_GATEWAY, "namespace": n.ISTIO_NAMESPACE, "labels": dict(n.PART_OF)},
-        "spec": {
-            "selector": dict(n.INGRESS_GATEWAY_SELECTOR),
-            "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
-        },
-    }

@@ -14,6 +14,13 @@ from __future__ import annotations
 from infra.settings.cluster import EksCluster
 
 MODEL_CONTAINER = "ranker"
+# What seldon-core-operator 1.17.1 calls the pieces it adds to a model pod (model_initializer_injector.go,
+# seldondeployment_engine.go). A pod spec that already holds an init container of that name gets none
+# injected: that is how rankship supplies a hardened storage initializer of its own.
+STORAGE_INITIALIZER = f"{MODEL_CONTAINER}-model-initializer"
+PROVISION_VOLUME = f"{MODEL_CONTAINER}-provision-location"
+EXECUTOR_CONTAINER = "seldon-container-engine"
+PODINFO_VOLUME, PODINFO_PATH = "seldon-podinfo", "/etc/podinfo"
 BUNDLE_MOUNT = "/mnt/models"
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 9000, 5000, 6000
 EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT = 8000, 5001
@@ -26,10 +33,12 @@ TRAINER_UID = 8888  # the trainer image's user (model/Dockerfile.train)
 # /health/status answers 200 only once the bundle's MANIFEST and golden parity are verified; /health/ping as
 # soon as the process is up. Seldon's default probes are TCP checks, which pass before the bundle is verified.
 READY_PATH, LIVE_PATH = "/health/status", "/health/ping"
-# The bundle version (12 hex, = the predictor's `labels.version`) on the runtime's own metrics. Seldon's own
+# The bundle version (12 hex, = the predictor's `version` annotation) on the runtime's own metrics. Seldon's own
 # `model_version` label on the same series is the *image tag*.
 BUNDLE_VERSION_LABEL = "bundle_version"
 
+# The predictor label Seldon's Istio DestinationRule subsets select. Its value is the track, constant for the
+# life of the predictor: a promotion then rolls stable's pods within one subset instead of relabelling them.
 VERSION_LABEL = "version"
 # The predictor annotation Seldon's executor copies into `predictor_version` on its own metrics.
 PREDICTOR_VERSION_ANNOTATION = "version"

@@ -12,7 +12,8 @@ def security_context(uid: int) -> dict[str, Any]:
     """Non-root as `uid` (the image's own user), read-only root filesystem, no privilege escalation, no
     capabilities, default seccomp.
 
-    Set per container: Seldon's operator replaces the pod-level securityContext with its own.
+    Set per container as well as per pod (`pod_security_context`): containers the operator adds bring their
+    own securityContext, and a container's settings win over the pod's.
     """
     return {
         "runAsNonRoot": True,
@@ -22,6 +23,18 @@ def security_context(uid: int) -> dict[str, Any]:
         "allowPrivilegeEscalation": False,
         "privileged": False,
         "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context(uid: int) -> dict[str, Any]:
+    """Pod-wide defaults, kept by seldon-core-operator 1.17.1 (it sets its own only when the spec has none):
+    they cover the executor it injects, whose container securityContext names only its user."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 

@@ -14,11 +14,12 @@ from typing import Any
 from kubernetes.utils import parse_quantity
 
 from infra.policy.rules import GPU_RESOURCE
+from infra.settings.cluster import POOL_LABEL
 from infra.settings.serving import Autoscaling, Bundle, ModelSettings
 from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs import pods
-from infra.specs.pods import security_context
+from infra.specs.pods import pod_security_context, security_context
 
 # The executor Seldon injects into every pod; bounded so that every container in the pod has limits.
 EXECUTOR_RESOURCES = {
@@ -29,6 +30,13 @@ EXECUTOR_RESOURCES = {
 # form bodies there too (at most RANKSHIP_MAX_REQUEST_BYTES, 4 MiB, per request in flight). In memory, as
 # gunicorn's docs advise: its per-second heartbeat on a disk-backed filesystem can stall the workers.
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"}}
+# Where the storage initializer writes the bundle and the model container reads it (read-only there).
+PROVISION_VOLUME = {"name": n.PROVISION_VOLUME, "emptyDir": {}}
+# The operator's own defaults for its storage initializer (chart `storageInitializer.*`), kept for ours.
+INITIALIZER_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "100Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
 
 
 def probes() -> dict[str, Any]:
@@ -139,7 +147,37 @@ def runtime_env(model: ModelSettings) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in env.items()]
 
 
-def model_container(model: ModelSettings, p: Predictor) -> dict[str, Any]:
+def storage_initializer(settings: StackSettings, p: Predictor) -> dict[str, Any] | None:
+    """The bundle download as an init container of our own, hardened like the model container.
+
+    Given one under the operator's name for it, seldon-core-operator 1.17.1 injects none (and so adds
+    neither its unhardened container nor its tag-pinned image). The image's entrypoint is `rclone copy`;
+    the remote `s3` comes from the bundle-store Secret's RCLONE_CONFIG_S3_* variables. Without
+    `platform.seldon_images` (existing clusters only) the operator injects its own.
+    """
+    images = settings.platform.seldon_images
+    if images is None:
+        return None
+    return {
+        "name": n.STORAGE_INITIALIZER,
+        "image": images.storage_initializer,
+        "args": [p.bundle.uri, n.BUNDLE_MOUNT],
+        "envFrom": [{"secretRef": {"name": settings.serving.bundle_store_secret}}],
+        # rclone looks for a config file and a cache under $HOME; the root filesystem is read-only.
+        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "RCLONE_CONFIG", "value": "/tmp/rclone.conf"}],
+        "resources": INITIALIZER_RESOURCES,
+        "securityContext": security_context(n.SERVING_UID),
+        "volumeMounts": [
+            {"name": n.PROVISION_VOLUME, "mountPath": n.BUNDLE_MOUNT},
+            {"name": TMP_VOLUME["name"], "mountPath": "/tmp"},
+        ],
+    }
+
+
+def model_container(settings: StackSettings, model: ModelSettings, p: Predictor) -> dict[str, Any]:
+    mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME["name"], "mountPath": "/tmp"}]
+    if settings.platform.seldon_images is not None:
+        mounts.append({"name": n.PROVISION_VOLUME, "mountPath": n.BUNDLE_MOUNT, "readOnly": True})
     return {
         "name": n.MODEL_CONTAINER,
         "image": p.image,
@@ -152,24 +190,35 @@ def model_container(model: ModelSettings, p: Predictor) -> dict[str, Any]:
         **probes(),
         "resources": container_resources(model),
         "securityContext": security_context(n.SERVING_UID),
-        "volumeMounts": [{"name": TMP_VOLUME["name"], "mountPath": "/tmp"}],
+        "volumeMounts": mounts,
     }
 
 
-def gpu_placement(model: ModelSettings) -> dict[str, Any]:
-    return pods.gpu_placement(model.resources.gpu, model.resources.gpu_type)
+def placement(model: ModelSettings) -> dict[str, Any]:
+    """GPU node selector and toleration for GPU models; the pool label for models pinned to a pool."""
+    spec = pods.gpu_placement(model.resources.gpu, model.resources.gpu_type)
+    if model.node_pool is not None:
+        spec["nodeSelector"] = {**spec.get("nodeSelector", {}), POOL_LABEL: model.node_pool}
+    return spec
 
 
 def track_labels(model: ModelSettings, p: Predictor) -> dict[str, str]:
-    return {n.VERSION_LABEL: p.bundle.version, n.MODEL_LABEL: model.name, n.TRACK_LABEL: p.track}
+    """Constant for the predictor's life: the bundle version travels in the annotation, never here."""
+    return {n.VERSION_LABEL: p.track, n.MODEL_LABEL: model.name, n.TRACK_LABEL: p.track}
 
 
-def pod_spec(model: ModelSettings, p: Predictor) -> dict[str, Any]:
+def pod_spec(settings: StackSettings, model: ModelSettings, p: Predictor) -> dict[str, Any]:
     spread_selector = {n.MODEL_LABEL: model.name, n.TRACK_LABEL: p.track}
+    initializer = storage_initializer(settings, p)
+    volumes = [TMP_VOLUME, *([PROVISION_VOLUME] if initializer else [])]
     return {
         "serviceAccountName": n.SERVICE_ACCOUNT,
-        "containers": [model_container(model, p)],
-        "volumes": [TMP_VOLUME],
+        # The model server never calls the Kubernetes API (the service account says so too).
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(n.SERVING_UID),
+        **({"initContainers": [initializer]} if initializer else {}),
+        "containers": [model_container(settings, model, p)],
+        "volumes": volumes,
         "topologySpreadConstraints": [
             {
                 "maxSkew": 1,
@@ -178,7 +227,7 @@ def pod_spec(model: ModelSettings, p: Predictor) -> dict[str, Any]:
                 "labelSelector": {"matchLabels": spread_selector},
             }
         ],
-        **gpu_placement(model),
+        **placement(model),
     }
 
 
@@ -194,19 +243,21 @@ def hpa_spec(scaling: Autoscaling) -> dict[str, Any]:
 
 def predictor_spec(settings: StackSettings, model: ModelSettings, p: Predictor) -> dict[str, Any]:
     component = {
-        "spec": pod_spec(model, p),
+        "spec": pod_spec(settings, model, p),
         "hpaSpec": hpa_spec(p.autoscaling),
         "pdbSpec": {"maxUnavailable": model.max_unavailable},
     }
-    graph = {
+    graph: dict[str, Any] = {
         "name": n.MODEL_CONTAINER,
         "type": "MODEL",
-        # Seldon's storage initializer downloads this into /mnt/models before the model container starts.
+        # The storage initializer downloads this into /mnt/models before the model container starts.
         "modelUri": p.bundle.uri,
-        "envSecretRefName": settings.serving.bundle_store_secret,
         "endpoint": {"type": "REST", "httpPort": n.HTTP_PORT, "grpcPort": n.GRPC_PORT},
         "children": [],
     }
+    if settings.platform.seldon_images is None:
+        # The operator's injected initializer reads the bundle-store Secret named here.
+        graph["envSecretRefName"] = settings.serving.bundle_store_secret
     spec: dict[str, Any] = {
         "name": p.track,
         "traffic": p.traffic,

@@ -50,15 +50,25 @@ def runs(kubeconfig_file: Path) -> dict[str, ProgramRun]:
 
 
 def test_gpu_pool_is_tainted_and_labelled(runs: dict[str, ProgramRun]) -> None:
-    gpu = runs["prod"].named(NODE_GROUP, "rankship-prod-gpu-a10g").inputs
+    gpu = runs["staging"].named(NODE_GROUP, "rankship-staging-gpu-l4").inputs
     assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
     assert gpu["labels"] == {
-        "rankship.io/pool": "gpu-a10g",
+        "rankship.io/pool": "gpu-l4",
         "nvidia.com/gpu.present": "true",
-        "rankship.io/gpu-type": "nvidia-a10g",
+        "rankship.io/gpu-type": "nvidia-l4",
+        "rankship.io/gpus-per-node": "1",
     }
-    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA" and gpu["instanceTypes"] == ["g5.2xlarge"]
-    assert gpu["scalingConfig"] == {"minSize": 2, "desiredSize": 3, "maxSize": 12}
+    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA" and gpu["instanceTypes"] == ["g6.xlarge"]
+    assert gpu["scalingConfig"] == {"minSize": 0, "desiredSize": 1, "maxSize": 5}
+
+
+def test_serving_requests_no_gpu_and_runs_on_the_cpu_pool(runs: dict[str, ProgramRun]) -> None:
+    for stack in ("staging", "prod"):
+        sdep = runs[stack].named(SDEP, "seldondeployment-search-ranker").inputs
+        for predictor in sdep["spec"]["predictors"]:
+            pod = predictor["componentSpecs"][0]["spec"]
+            assert all("nvidia.com/gpu" not in c["resources"]["limits"] for c in pod["containers"]), stack
+            assert pod["nodeSelector"] == {"rankship.io/pool": "serving"} and "tolerations" not in pod, stack
 
 
 def test_system_pool_has_no_gpu_taint(runs: dict[str, ProgramRun]) -> None:
@@ -97,10 +107,11 @@ def test_addons_wait_for_the_node_groups_on_eks(runs: dict[str, ProgramRun]) -> 
 
 
 def test_device_plugin_only_with_a_gpu_pool(runs: dict[str, ProgramRun]) -> None:
-    assert [r.name for r in runs["prod"].of_type(RELEASE) if r.name == "nvidia-device-plugin"] == [
+    assert [r.name for r in runs["staging"].of_type(RELEASE) if r.name == "nvidia-device-plugin"] == [
         "nvidia-device-plugin"
     ]
-    assert all(r.name != "nvidia-device-plugin" for r in runs["dev"].of_type(RELEASE))
+    for stack in ("dev", "prod"):  # prod serves on CPUs and trains on the release workflow's runner
+        assert all(r.name != "nvidia-device-plugin" for r in runs[stack].of_type(RELEASE)), stack
 
 
 def test_seldon_deployment_waits_for_platform_and_namespace(runs: dict[str, ProgramRun]) -> None:
@@ -148,7 +159,7 @@ def test_eks_kubeconfig_is_built_from_the_cluster(runs: dict[str, ProgramRun]) -
 def test_eks_cluster_follows_the_settings(runs: dict[str, ProgramRun]) -> None:
     run = runs["prod"]
     cluster = run.named("aws:eks/cluster:Cluster", "rankship-prod").inputs
-    assert cluster["version"] == "1.32" and cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert cluster["version"] == "1.35" and cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     (provider,) = run.of_type("pulumi:providers:aws")
     assert json.loads(provider.inputs["allowedAccountIds"]) == ["222222222222"]
     assert provider.inputs["region"] == "us-west-2"

@@ -57,7 +57,7 @@ def test_old_weights_mean_the_last_decision_is_not_live_yet(settings: StackSetti
 
 def test_a_different_version_is_named(settings: StackSettings) -> None:
     live = live_object(settings)
-    live["spec"]["predictors"][1]["labels"]["version"] = "ffffffffffff"
+    live["spec"]["predictors"][1]["annotations"]["version"] = "ffffffffffff"
     [problem] = rollout_problems(settings.models[0], live, NS)
     assert problem.endswith("predictor 'canary' runs version ffffffffffff, settings say b2b2b2b2b2b2")
 

@@ -15,6 +15,13 @@ from infra.policy import rules
 from infra.policy.rules import NODE_GROUP_TYPE, SELDON_TYPE, Resource, resource_from_k8s
 
 DIGEST = "ghcr.io/rankship/ranker-serving@sha256:" + "ab" * 32
+HARDENED = {
+    "allowPrivilegeEscalation": False,
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
 
 
@@ -23,7 +30,7 @@ def container(**overrides: Any) -> dict[str, Any]:
         "name": "ranker",
         "image": DIGEST,
         "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-        "securityContext": {"allowPrivilegeEscalation": False},
+        "securityContext": HARDENED,
     }
     return {**base, **overrides}
 
@@ -34,6 +41,7 @@ def predictor(name: str, traffic: int, shadow: bool = False, **pod: Any) -> dict
         "name": name,
         "traffic": traffic,
         "labels": {"version": name[:12]},
+        "annotations": {"version": name[:12]},
         "componentSpecs": [{"spec": spec}],
     }
     return {**p, "shadow": True} if shadow else p
@@ -249,8 +257,10 @@ def _fake_pulumi_policy(captured: dict[str, Any]) -> types.ModuleType:
     module.EnforcementLevel = types.SimpleNamespace(MANDATORY="mandatory")  # type: ignore[attr-defined]
     module.PolicyPack = policy_pack  # type: ignore[attr-defined]
     module.ResourceValidationPolicy = ResourceValidationPolicy  # type: ignore[attr-defined]
+    module.StackValidationPolicy = ResourceValidationPolicy  # type: ignore[attr-defined]
     module.ReportViolation = Any  # type: ignore[attr-defined]
     module.ResourceValidationArgs = Any  # type: ignore[attr-defined]
+    module.StackValidationArgs = Any  # type: ignore[attr-defined]
     return module
 
 
@@ -258,13 +268,10 @@ def test_policy_pack_wraps_every_rule_as_mandatory(monkeypatch: pytest.MonkeyPat
     captured: dict[str, Any] = {}
     pack_dir = Path(rules.__file__).parent
     monkeypatch.setitem(sys.modules, "pulumi_policy", _fake_pulumi_policy(captured))
-    monkeypatch.syspath_prepend(str(pack_dir))
-    try:
-        runpy.run_path(str(pack_dir / "__main__.py"), run_name="__main__")
-    finally:
-        sys.modules.pop("rules", None)  # imported by file name, as Pulumi's policy runner does
+    runpy.run_path(str(pack_dir / "__main__.py"), run_name="__main__")
     assert captured["level"] == "mandatory"
-    assert [p.name for p in captured["policies"]] == [r.name for r in rules.RULES]
+    names = [r.name for r in rules.RULES] + [r.name for r in rules.STACK_RULES]
+    assert [p.name for p in captured["policies"]] == names
 
     reported: list[str] = []
     bad = sdep(predictor("stable", 70))

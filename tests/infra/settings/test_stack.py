@@ -41,11 +41,14 @@ def test_checked_in_stacks_parse(stack: str) -> None:
     assert settings.models[0].canary is not None
 
 
-def test_dev_is_an_existing_cpu_cluster_and_prod_an_eks_gpu_cluster() -> None:
-    dev, prod = settings_of(raw_settings("dev")), settings_of(raw_settings("prod"))
+def test_serving_runs_on_cpus_and_only_staging_training_has_gpus() -> None:
+    dev, staging = settings_of(raw_settings("dev")), settings_of(raw_settings("staging"))
+    prod = settings_of(raw_settings("prod"))
     assert isinstance(dev.cluster, ExistingCluster) and dev.gpu_pools == ()
-    assert isinstance(prod.cluster, EksCluster) and [p.name for p in prod.gpu_pools] == ["gpu-a10g"]
-    assert prod.models[0].resources.gpu == 1
+    assert isinstance(prod.cluster, EksCluster) and prod.gpu_pools == ()
+    # LiteRT runs on CPU without a GPU delegate: no stack's model asks for a GPU.
+    assert [s.models[0].resources.gpu for s in (dev, staging, prod)] == [0, 0, 0]
+    assert [p.name for p in staging.gpu_pools] == ["gpu-l4"] and staging.training.gpus_per_replica == 1
     assert prod.models[0].slo.p99_latency_ms < dev.models[0].slo.p99_latency_ms
 
 
@@ -80,8 +83,41 @@ def test_gpu_request_without_gpu_pool_is_rejected() -> None:
 
 
 def test_gpu_type_must_exist_in_a_pool() -> None:
-    problem = only_problem("prod", lambda raw: model(raw)["resources"].update(gpu_type="nvidia-h100"))
+    def wants_h100(raw: dict[str, Any]) -> None:
+        model(raw)["resources"].update(gpu=1, gpu_type="nvidia-h100")
+        model(raw).pop("node_pool")
+
+    problem = only_problem("staging", wants_h100)
     assert "models[0].resources.gpu" in problem and "'nvidia-h100'" in problem
+
+
+def test_a_cpu_model_cannot_be_pinned_to_a_gpu_pool_or_a_missing_one() -> None:
+    problem = only_problem("staging", lambda raw: model(raw).update(node_pool="gpu-l4"))
+    assert problem.startswith("models[0].node_pool: 'gpu-l4' is a GPU pool")
+    problem = only_problem("staging", lambda raw: model(raw).update(node_pool="servng"))
+    assert problem.startswith("models[0].node_pool: no node pool named 'servng'")
+
+
+def test_the_api_endpoint_cannot_open_to_the_internet() -> None:
+    problem = only_problem("prod", lambda raw: raw["cluster"].update(public_access_cidrs=["0.0.0.0/0"]))
+    assert problem.startswith("cluster.public_access_cidrs: 0.0.0.0/0 is too wide")
+    assert settings_of(raw_settings("staging")).cluster.public_access_cidrs  # type: ignore[union-attr]
+    raw = raw_settings("prod")
+    raw["cluster"].pop("public_access_cidrs")
+    assert settings_of(raw).cluster.public_access_cidrs == ()  # type: ignore[union-attr]
+
+
+def test_eks_stacks_need_tls_authentication_and_pinned_seldon_images() -> None:
+    def relaxed(raw: dict[str, Any]) -> None:
+        raw["platform"].pop("tls")
+        raw["platform"].pop("seldon_images")
+        raw["platform"]["auth"] = {"mode": "none"}
+
+    assert rejected("prod", relaxed) == [
+        "platform.auth: mode none is only for existing clusters; use jwt or mtls on aws-eks",
+        "platform.tls: required on aws-eks (the gateway serves HTTPS only)",
+        "platform.seldon_images: required on aws-eks (the operator's defaults are tags)",
+    ]
 
 
 def test_tag_instead_of_digest_is_rejected() -> None:
@@ -127,17 +163,21 @@ def test_chart_versions_must_be_exact() -> None:
 
 
 def test_node_pool_sizes_must_be_ordered() -> None:
-    problem = only_problem("prod", lambda raw: raw["node_pools"][1].update(min_size=5))
-    assert problem.startswith("node_pools[1]:") and "5 <= 3 <= 12" in problem
+    problem = only_problem("staging", lambda raw: raw["node_pools"][2].update(min_size=5))
+    assert problem.startswith("node_pools[2]:") and "5 <= 1 <= 5" in problem
 
 
 def test_gpu_instance_types_must_declare_their_gpus() -> None:
-    problem = only_problem("prod", lambda raw: raw["node_pools"][1].pop("gpu"))
-    assert "g5.2xlarge has GPUs; declare gpu" in problem
+    problem = only_problem("staging", lambda raw: raw["node_pools"][2].pop("gpu"))
+    assert "g6.xlarge has GPUs; declare gpu" in problem
 
 
 def test_eks_needs_a_pool_without_gpus() -> None:
-    problems = rejected("prod", lambda raw: raw["node_pools"].pop(0))
+    def gpus_only(raw: dict[str, Any]) -> None:
+        raw["node_pools"] = raw["node_pools"][2:]
+        model(raw).pop("node_pool")
+
+    problems = rejected("staging", gpus_only)
     assert problems == ["node_pools: aws-eks needs a pool without GPUs for the system add-ons"]
 
 

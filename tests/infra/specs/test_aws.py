@@ -45,7 +45,7 @@ def test_subnet_tags_let_load_balancers_find_them() -> None:
 
 
 def test_gpu_pools_get_the_nvidia_ami_and_taint() -> None:
-    system, gpu = settings_of(raw_settings("prod")).node_pools
+    system, _, gpu = settings_of(raw_settings("staging")).node_pools
     assert (
         aws.node_group_ami(gpu) == "AL2023_x86_64_NVIDIA"
         and aws.node_group_ami(system) == "AL2023_x86_64_STANDARD"
@@ -125,9 +125,12 @@ def test_addons_come_after_what_they_need() -> None:
 
 def test_device_plugin_and_autoscaler_only_where_they_apply() -> None:
     dev = [c.release for c in addon_charts(settings_of(raw_settings("dev")))]
+    staging = [c.release for c in addon_charts(settings_of(raw_settings("staging")))]
     prod = [c.release for c in addon_charts(settings_of(raw_settings("prod")))]
     assert "nvidia-device-plugin" not in dev and "cluster-autoscaler" not in dev
-    assert "nvidia-device-plugin" in prod and "cluster-autoscaler" in prod
+    assert "nvidia-device-plugin" in staging and "cluster-autoscaler" in staging
+    # prod has no GPU pool since serving moved to CPUs: no device plugin either.
+    assert "nvidia-device-plugin" not in prod and "cluster-autoscaler" in prod
 
 
 def test_chart_versions_are_the_pinned_settings() -> None:

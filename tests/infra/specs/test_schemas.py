@@ -16,7 +16,7 @@ import pytest
 
 from infra.settings.stack import StackSettings
 from infra.specs import build_stack_objects
-from infra.specs.addons import seldon_gateway
+from infra.specs.gateway import seldon_gateway
 from tests.infra.infra_stacks import CRD_SCHEMAS, STACKS, raw_settings, settings_of
 
 CRD_KINDS = {"SeldonDeployment", "PodMonitor", "PrometheusRule"}
@@ -98,7 +98,7 @@ def test_object_names_are_unique_per_kind() -> None:
 
 
 def test_seldon_gateway_targets_the_ingress_gateway_pods() -> None:
-    gateway = seldon_gateway()
+    gateway = seldon_gateway(settings_of(raw_settings("dev")))
     assert gateway["metadata"] == {
         "name": "seldon-gateway",
         "namespace": "istio-system",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from infra.settings.edit import promote_canary
 from infra.settings.stack import StackSettings
 from infra.specs import build_stack_objects
 from infra.specs import naming as n
@@ -66,16 +67,31 @@ def test_predictors_and_weights_follow_the_settings() -> None:
     assert predictors["canary"]["graph"]["modelUri"] == ranker.canary.bundle.uri  # type: ignore[union-attr]
 
 
-def test_every_predictor_carries_its_version_label_and_annotation() -> None:
+def test_every_predictor_is_labelled_by_its_track_and_annotated_with_its_bundle() -> None:
     settings = with_shadow("staging")
     ranker = settings.models[0]
     predictors = predictors_of(settings)
     assert list(predictors) == ["stable", "canary", "shadow"]
     for name, predictor in predictors.items():
-        assert predictor["labels"][n.VERSION_LABEL] == ranker.versions()[name], name
+        # Istio's subset selects labels.version: constant per track, so no two predictors share one.
+        assert predictor["labels"][n.VERSION_LABEL] == name
         assert predictor["labels"][n.TRACK_LABEL] == name
         # Seldon's executor reads `annotations["version"]` into `predictor_version` on its metrics.
         assert predictor["annotations"] == {"version": ranker.versions()[name]}, name
+
+
+def test_a_promotion_keeps_stable_selector_labels_and_only_moves_its_bundle() -> None:
+    before = settings_of(raw_settings("staging"))
+    after = promote_canary(before, "search-ranker")
+    old, new = predictors_of(before), predictors_of(after)
+    assert list(new) == ["stable"]
+    # The pods Istio's `stable` subset selects keep their labels: the rollout stays inside one subset.
+    assert new["stable"]["labels"] == old["stable"]["labels"]
+    assert new["stable"]["annotations"]["version"] == old["canary"]["annotations"]["version"]
+    assert new["stable"]["graph"]["modelUri"] == old["canary"]["graph"]["modelUri"]
+    for settings in (before, after, with_shadow("dev")):
+        versions = [p["labels"][n.VERSION_LABEL] for p in predictors_of(settings).values()]
+        assert len(versions) == len(set(versions)), versions
 
 
 def test_shadow_is_flagged_and_its_traffic_is_the_mirror_percent() -> None:
@@ -85,15 +101,25 @@ def test_shadow_is_flagged_and_its_traffic_is_the_mirror_percent() -> None:
 
 
 def test_gpu_models_tolerate_the_taint_and_select_gpu_nodes() -> None:
-    for name, pod in pod_specs(settings_of(raw_settings("prod"))).items():
+    # A serving variant that really runs a GPU delegate: staging's L4 pool, no CPU pool pin.
+    raw = raw_settings("staging")
+    raw["models"][0]["resources"].update(gpu=1, gpu_type="nvidia-l4")
+    raw["models"][0].pop("node_pool")
+    for name, pod in pod_specs(settings_of(raw)).items():
         assert pod["tolerations"] == [
             {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
         ], name
         assert pod["nodeSelector"] == {
             "nvidia.com/gpu.present": "true",
-            "rankship.io/gpu-type": "nvidia-a10g",
+            "rankship.io/gpu-type": "nvidia-l4",
         }
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_cpu_models_pinned_to_a_pool_select_it_and_tolerate_nothing() -> None:
+    for name, pod in pod_specs(settings_of(raw_settings("prod"))).items():
+        assert pod["nodeSelector"] == {"rankship.io/pool": "serving"} and "tolerations" not in pod, name
+        assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"]
 
 
 def test_cpu_models_get_no_gpu_tolerations_or_selectors() -> None:
@@ -146,6 +172,29 @@ def test_model_reads_its_bundle_from_the_storage_initializer_mount() -> None:
     assert env["RANKSHIP_BUNDLE"] == "/mnt/models"
     assert not [name for name in env if "BUNDLE_ID" in name]
     assert stable["graph"]["name"] == stable["componentSpecs"][0]["spec"]["containers"][0]["name"]
+    mounts = stable["componentSpecs"][0]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "ranker-provision-location", "mountPath": "/mnt/models", "readOnly": True} in mounts
+
+
+def test_eks_pods_bring_their_own_hardened_storage_initializer() -> None:
+    settings = settings_of(raw_settings("staging"))
+    for name, predictor in predictors_of(settings).items():
+        pod = predictor["componentSpecs"][0]["spec"]
+        (init,) = pod["initContainers"]
+        # The operator injects none when one of this name is present (model_initializer_injector.go).
+        assert init["name"] == "ranker-model-initializer", name
+        assert init["image"] == settings.platform.seldon_images.storage_initializer  # type: ignore[union-attr]
+        assert init["args"] == [predictor["graph"]["modelUri"], "/mnt/models"]
+        assert init["envFrom"] == [{"secretRef": {"name": "rankship-bundle-store"}}]
+        assert init["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "ranker-provision-location", "emptyDir": {}} in pod["volumes"]
+        assert "envSecretRefName" not in predictor["graph"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
+
+
+def test_existing_clusters_without_pinned_seldon_images_get_the_operators_initializer() -> None:
+    stable = predictors_of(settings_of(raw_settings("dev")))["stable"]
+    assert "initContainers" not in stable["componentSpecs"][0]["spec"]
     assert stable["graph"]["envSecretRefName"] == "rankship-bundle-store"
 
 
