@@ -116,6 +116,7 @@ class EksCluster(Frozen):
                 "deploy_role_arns; give each principal one access level"
             )
         return self
+
     log_retention_days: int = Field(default=90, description="control-plane logs in CloudWatch")
 
     @model_validator(mode="after")

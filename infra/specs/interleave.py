@@ -5,9 +5,9 @@
       └── ranker-canary (MODEL, canary bundle)
 
 Each node is its own componentSpec (own Deployment, HPA and PDB); the executor calls both children in
-parallel, then the combiner. Its pods carry `version: <stable>-<canary>`, so Istio's subset for this
-predictor never overlaps stable's or the canary's, and `predictor_version` on the executor's metrics names
-the pair, not a bundle. The model pods still count their requests under their own `bundle_version`: they
+parallel, then the combiner. Its pods carry `version: interleave` (constant, like every track's), so Istio's
+subset for this predictor never overlaps stable's or the canary's; its `version` annotation, hence
+`predictor_version` on the executor's metrics, names the pair `<stable>-<canary>`, not a bundle. The model pods still count their requests under their own `bundle_version`: they
 serve real users with that bundle. Feedback reaches the combiner because its node lists SEND_FEEDBACK (the
 executor sends feedback to MODEL/ROUTER nodes and to nodes that list it).
 """
@@ -28,7 +28,7 @@ COMBINER_RESOURCES = {
 
 
 def interleave_version(model: ModelSettings) -> str:
-    """The predictor's `version` label: both bundle versions (25 chars, a valid label value)."""
+    """The predictor's `version` annotation: both bundle versions (25 chars)."""
     assert model.canary is not None
     return f"{model.stable.bundle.version}-{model.canary.bundle.version}"
 
@@ -48,12 +48,6 @@ def _component(pod: dict[str, Any], scaling: Autoscaling, model: ModelSettings) 
     }
 
 
-def _pod(model: ModelSettings, p: seldon.Predictor, container: dict[str, Any]) -> dict[str, Any]:
-    pod = seldon.pod_spec(model, p)
-    pod["containers"] = [container]
-    return pod
-
-
 def _children(
     settings: StackSettings, model: ModelSettings
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -66,22 +60,23 @@ def _children(
     components, nodes = [], []
     for team, (bundle, image) in releases.items():
         p = seldon.Predictor(n.INTERLEAVE_TRACK, bundle, image or model.image, 0, _scaling(model))
-        container = {**seldon.model_container(model, p), "name": n.INTERLEAVE_CHILD[team]}
+        pod = seldon.pod_spec(settings, model, p, n.INTERLEAVE_CHILD[team])
+        (container,) = pod["containers"]
         # The combiner counts this predictor's feedback once; its children must not count it again.
         container["env"] = [*container["env"], {"name": "RANKSHIP_INTERLEAVE_CHILD", "value": "1"}]
-        components.append(_component(_pod(model, p, container), p.autoscaling, model))
+        components.append(_component(pod, p.autoscaling, model))
         nodes.append({
             "name": n.INTERLEAVE_CHILD[team],
             "type": "MODEL",
             "modelUri": bundle.uri,
-            "envSecretRefName": settings.serving.bundle_store_secret,
+            **seldon.bundle_secret_ref(settings),
             "endpoint": {"type": "REST", "httpPort": n.HTTP_PORT, "grpcPort": n.GRPC_PORT},
             "children": [],
         })  # fmt: skip
     return components, nodes
 
 
-def combiner_container(model: ModelSettings, image: str) -> dict[str, Any]:
+def combiner_container(settings: StackSettings, model: ModelSettings, image: str) -> dict[str, Any]:
     assert model.canary is not None
     env = {
         "RANKSHIP_INTERLEAVE_STABLE": model.stable.bundle.version,
@@ -89,7 +84,7 @@ def combiner_container(model: ModelSettings, image: str) -> dict[str, Any]:
         "GUNICORN_WORKERS": "1",
         "GUNICORN_THREADS": "1",
     }
-    base = seldon.model_container(model, seldon.predictors(model)[0])
+    base = seldon.model_container(settings, model, seldon.predictors(model)[0])
     return {
         **base,
         "name": n.COMBINER_CONTAINER,
@@ -111,11 +106,16 @@ def interleave_predictor(settings: StackSettings, model: ModelSettings) -> dict[
     image = canary.image or model.image  # the combiner ships with the canary's runtime
     p = seldon.Predictor(n.INTERLEAVE_TRACK, canary.bundle, image, canary.interleave.weight, _scaling(model))
     components, children = _children(settings, model)
-    pod = _pod(model, p, combiner_container(model, image))
+    pod = seldon.pod_spec(settings, model, p, bundle=False)  # the combiner loads no bundle
+    pod["containers"] = [combiner_container(settings, model, image)]
     for key in ("nodeSelector", "tolerations"):  # the combiner never needs a GPU node
         pod.pop(key, None)
     combiner = _component(pod, p.autoscaling, model)
-    labels = {n.VERSION_LABEL: version, n.MODEL_LABEL: model.name, n.TRACK_LABEL: n.INTERLEAVE_TRACK}
+    labels = {
+        n.VERSION_LABEL: n.INTERLEAVE_TRACK,
+        n.MODEL_LABEL: model.name,
+        n.TRACK_LABEL: n.INTERLEAVE_TRACK,
+    }
     return {
         "name": n.INTERLEAVE_TRACK,
         "traffic": canary.interleave.weight,

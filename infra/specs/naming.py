@@ -17,8 +17,16 @@ MODEL_CONTAINER = "ranker"
 # What seldon-core-operator 1.17.1 calls the pieces it adds to a model pod (model_initializer_injector.go,
 # seldondeployment_engine.go). A pod spec that already holds an init container of that name gets none
 # injected: that is how rankship supplies a hardened storage initializer of its own.
-STORAGE_INITIALIZER = f"{MODEL_CONTAINER}-model-initializer"
-PROVISION_VOLUME = f"{MODEL_CONTAINER}-provision-location"
+
+
+def storage_initializer_name(container: str) -> str:
+    return f"{container}-model-initializer"
+
+
+def provision_volume_name(container: str) -> str:
+    return f"{container}-provision-location"
+
+
 EXECUTOR_CONTAINER = "seldon-container-engine"
 PODINFO_VOLUME, PODINFO_PATH = "seldon-podinfo", "/etc/podinfo"
 BUNDLE_MOUNT = "/mnt/models"

@@ -30,8 +30,6 @@ EXECUTOR_RESOURCES = {
 # form bodies there too (at most RANKSHIP_MAX_REQUEST_BYTES, 4 MiB, per request in flight). In memory, as
 # gunicorn's docs advise: its per-second heartbeat on a disk-backed filesystem can stall the workers.
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"}}
-# Where the storage initializer writes the bundle and the model container reads it (read-only there).
-PROVISION_VOLUME = {"name": n.PROVISION_VOLUME, "emptyDir": {}}
 # The operator's own defaults for its storage initializer (chart `storageInitializer.*`), kept for ours.
 INITIALIZER_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "100Mi"},
@@ -147,7 +145,7 @@ def runtime_env(model: ModelSettings) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in env.items()]
 
 
-def storage_initializer(settings: StackSettings, p: Predictor) -> dict[str, Any] | None:
+def storage_initializer(settings: StackSettings, p: Predictor, container: str) -> dict[str, Any] | None:
     """The bundle download as an init container of our own, hardened like the model container.
 
     Given one under the operator's name for it, seldon-core-operator 1.17.1 injects none (and so adds
@@ -159,7 +157,7 @@ def storage_initializer(settings: StackSettings, p: Predictor) -> dict[str, Any]
     if images is None:
         return None
     return {
-        "name": n.STORAGE_INITIALIZER,
+        "name": n.storage_initializer_name(container),
         "image": images.storage_initializer,
         "args": [p.bundle.uri, n.BUNDLE_MOUNT],
         "envFrom": [{"secretRef": {"name": settings.serving.bundle_store_secret}}],
@@ -168,18 +166,22 @@ def storage_initializer(settings: StackSettings, p: Predictor) -> dict[str, Any]
         "resources": INITIALIZER_RESOURCES,
         "securityContext": security_context(n.SERVING_UID),
         "volumeMounts": [
-            {"name": n.PROVISION_VOLUME, "mountPath": n.BUNDLE_MOUNT},
+            {"name": n.provision_volume_name(container), "mountPath": n.BUNDLE_MOUNT},
             {"name": TMP_VOLUME["name"], "mountPath": "/tmp"},
         ],
     }
 
 
-def model_container(settings: StackSettings, model: ModelSettings, p: Predictor) -> dict[str, Any]:
+def model_container(
+    settings: StackSettings, model: ModelSettings, p: Predictor, name: str = n.MODEL_CONTAINER
+) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME["name"], "mountPath": "/tmp"}]
     if settings.platform.seldon_images is not None:
-        mounts.append({"name": n.PROVISION_VOLUME, "mountPath": n.BUNDLE_MOUNT, "readOnly": True})
+        # Where the storage initializer wrote the bundle; read-only for the model server.
+        volume = n.provision_volume_name(name)
+        mounts.append({"name": volume, "mountPath": n.BUNDLE_MOUNT, "readOnly": True})
     return {
-        "name": n.MODEL_CONTAINER,
+        "name": name,
         "image": p.image,
         "env": runtime_env(model),
         "ports": [
@@ -207,17 +209,25 @@ def track_labels(model: ModelSettings, p: Predictor) -> dict[str, str]:
     return {n.VERSION_LABEL: p.track, n.MODEL_LABEL: model.name, n.TRACK_LABEL: p.track}
 
 
-def pod_spec(settings: StackSettings, model: ModelSettings, p: Predictor) -> dict[str, Any]:
+def pod_spec(
+    settings: StackSettings,
+    model: ModelSettings,
+    p: Predictor,
+    name: str = n.MODEL_CONTAINER,
+    bundle: bool = True,
+) -> dict[str, Any]:
+    """The pod of one graph node: its container `name` and, with `bundle`, the initializer that fetches it."""
     spread_selector = {n.MODEL_LABEL: model.name, n.TRACK_LABEL: p.track}
-    initializer = storage_initializer(settings, p)
-    volumes = [TMP_VOLUME, *([PROVISION_VOLUME] if initializer else [])]
+    initializer = storage_initializer(settings, p, name) if bundle else None
+    provision = {"name": n.provision_volume_name(name), "emptyDir": {}}
+    volumes = [TMP_VOLUME, *([provision] if initializer else [])]
     return {
         "serviceAccountName": n.SERVICE_ACCOUNT,
         # The model server never calls the Kubernetes API (the service account says so too).
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(n.SERVING_UID),
         **({"initContainers": [initializer]} if initializer else {}),
-        "containers": [model_container(settings, model, p)],
+        "containers": [model_container(settings, model, p, name)],
         "volumes": volumes,
         "topologySpreadConstraints": [
             {
@@ -241,6 +251,13 @@ def hpa_spec(scaling: Autoscaling) -> dict[str, Any]:
     }
 
 
+def bundle_secret_ref(settings: StackSettings) -> dict[str, str]:
+    """Where the operator injects its own initializer, the graph node names the bundle-store Secret."""
+    if settings.platform.seldon_images is not None:
+        return {}
+    return {"envSecretRefName": settings.serving.bundle_store_secret}
+
+
 def predictor_spec(settings: StackSettings, model: ModelSettings, p: Predictor) -> dict[str, Any]:
     component = {
         "spec": pod_spec(settings, model, p),
@@ -255,9 +272,7 @@ def predictor_spec(settings: StackSettings, model: ModelSettings, p: Predictor) 
         "endpoint": {"type": "REST", "httpPort": n.HTTP_PORT, "grpcPort": n.GRPC_PORT},
         "children": [],
     }
-    if settings.platform.seldon_images is None:
-        # The operator's injected initializer reads the bundle-store Secret named here.
-        graph["envSecretRefName"] = settings.serving.bundle_store_secret
+    graph.update(bundle_secret_ref(settings))
     spec: dict[str, Any] = {
         "name": p.track,
         "traffic": p.traffic,

@@ -58,7 +58,8 @@ def test_combiner_knows_the_pair_and_runs_the_combiner_class() -> None:
 def test_its_own_version_label_so_istio_subsets_never_overlap() -> None:
     preds = rendered()
     version = f"{S.version}-{C.version}"
-    assert preds["interleave"]["labels"][n.VERSION_LABEL] == version
+    # Constant per track like every predictor's; the pair of bundles travels in the annotation.
+    assert preds["interleave"]["labels"][n.VERSION_LABEL] == "interleave"
     assert preds["interleave"]["annotations"][n.PREDICTOR_VERSION_ANNOTATION] == version
     assert len({p["labels"][n.VERSION_LABEL] for p in preds.values()}) == 3
     assert expected_predictors(RANKER)["interleave"] == (version, 10)
