@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
 .PHONY: help setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
-        render render-check lint-workflows canary-demo bench-scaling tune-demo train-image system-deps clean
+        render render-check lint-workflows canary-demo bench-scaling tune-demo train-image system-deps clean mutation
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -108,6 +108,13 @@ tune-demo: setup ## 12-trial hyperparameter search on the tiny preset; then pipe
 
 train-image: ## the cluster trainer image (needs Docker with BuildKit; CI builds it)
 	docker build -f model/Dockerfile.train -t rankship-train .
+
+# mutmut 3 copies the tree to mutants/ and runs the selected tests (pyproject [tool.mutmut]) against each
+# mutant; it is not locked in uv.lock because nothing else needs it (`--with` keeps it out of .venv).
+mutation: setup ## mutation score per module of the pure decision modules (mutmut, ~10 min; a report, not in CI)
+	rm -rf mutants
+	$(UV) run --frozen --with mutmut==3.8.1 mutmut run --max-children 2 >/dev/null 2>&1 || true
+	$(RUN) python -m tests.mutation.report mutants
 
 clean: ## remove generated artifacts (not the environments)
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

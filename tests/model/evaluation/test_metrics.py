@@ -83,16 +83,30 @@ def test_queries_without_gain_are_left_out_and_counted() -> None:
 
 
 def test_per_query_handles_interleaved_rows() -> None:
-    # Rows of two queries interleaved: each query's metrics match the single-query functions.
+    # Rows of two queries interleaved (a0 b0 a1 b1 a2 b2); each query's figures worked out by hand:
+    # a: scores a0=0.1 (g3), a1=0.9 (g0), a2=0.3 (g2) -> order a1 a2 a0, gains 0 2 3.
+    #    NDCG@2 = (0 + 3/log2 3) / (7 + 3/log2 3) = 0.212846; first gain >= 2 at rank 2 -> RR 1/2.
+    # b: scores b0=0.5 (g0), b1=0.7 (g3), b2=0.2 (g1) -> order b1 b0 b2, gains 3 0 1.
+    #    NDCG@2 = 7 / (7 + 1/log2 3) = 0.917319; RR 1.
     frame = frame_of({"a": [3.0, 0.0, 2.0], "b": [0.0, 3.0, 1.0]}).iloc[[0, 3, 1, 4, 2, 5]]
     scores = np.array([0.1, 0.5, 0.9, 0.7, 0.3, 0.2])
     per = per_query_metrics(frame, scores, k=2)
-    for qid in ("a", "b"):
-        mask = (frame["query_id"] == qid).to_numpy()
-        g, s = frame["gain"].to_numpy()[mask], scores[mask]
-        assert per.loc[qid, "ndcg@2"] == pytest.approx(ndcg_at_k(g, s, k=2))
-        assert per.loc[qid, "rr"] == pytest.approx(reciprocal_rank(g, s))
     assert list(per.index) == ["a", "b"]
+    assert per.loc["a", "ndcg@2"] == pytest.approx((3 / math.log2(3)) / (7 + 3 / math.log2(3)))
+    assert per.loc["a", "ndcg@2"] == pytest.approx(0.212846, abs=1e-6)
+    assert per.loc["b", "ndcg@2"] == pytest.approx(7 / (7 + 1 / math.log2(3)))
+    assert per.loc["b", "ndcg@2"] == pytest.approx(0.917319, abs=1e-6)
+    assert (per.loc["a", "rr"], per.loc["b", "rr"]) == (0.5, 1.0)
+
+
+def test_ideal_dcg_is_cut_at_k_too() -> None:
+    # Three gain-3 items, k = 2: the ideal top 2 is two gain-3 items, IDCG@2 = 7 + 7/log2 3 = 11.4165.
+    # Order 0, 3, 1, 2 (gains 3, 0, 3, 3): DCG@2 = 7 -> NDCG@2 = 0.613147. An IDCG over all four ranks
+    # (7 + 7/log2 3 + 7/2) would give 0.469284, and the perfect order below would score < 1.
+    gains, scores = np.array([3.0, 3.0, 3.0, 0.0]), np.array([4.0, 2.0, 1.0, 3.0])
+    assert ndcg_at_k(gains, scores, k=2) == pytest.approx(7 / (7 + 7 / math.log2(3)))
+    assert ndcg_at_k(gains, scores, k=2) == pytest.approx(0.613147, abs=1e-6)
+    assert ndcg_at_k(gains, np.array([3.0, 2.0, 1.0, 0.0]), k=2) == 1.0
 
 
 def test_perfect_and_reversed_rankings() -> None:
