@@ -24,7 +24,8 @@ from infra.policy.resources import NODE_GROUP_TYPE, SELDON_TYPE, Props, Resource
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_COUNT_LABEL = "rankship.io/gpus-per-node"
 _MEMORY_PER_VCPU = {"m": 4.0, "c": 2.0, "r": 8.0, "g": 4.0, "x": 16.0}
-_SIZE = re.compile(r"(?:(\d+)x)?(large|xlarge|medium)$")
+_SIZES = {"medium": 1, "large": 2, "xlarge": 4}
+_MULTIPLE = re.compile(r"(\d+)xlarge")
 _UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "m": 1e-3}
 _TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute"}
 
@@ -65,11 +66,11 @@ class Demand:
 
 def node_shape(instance_type: str, gpus: int) -> Shape | None:
     family, _, size = instance_type.partition(".")
-    match = _SIZE.fullmatch(size)
+    multiple = _MULTIPLE.fullmatch(size)
+    vcpus = _SIZES.get(size) or (4 * int(multiple.group(1)) if multiple else None)
     per_vcpu = _MEMORY_PER_VCPU.get(family[:1])
-    if match is None or per_vcpu is None:
+    if vcpus is None or per_vcpu is None:
         return None
-    vcpus = {"medium": 1, "large": 2}.get(match.group(2), 4 * int(match.group(1) or 1))
     return Shape(vcpus * 0.9 - 0.25, vcpus * per_vcpu * 0.85 * 2**30 - 0.5 * 2**30, float(gpus))
 
 

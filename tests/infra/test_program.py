@@ -9,7 +9,7 @@ import pulumi
 import pytest
 import yaml
 
-from infra.policy.rules import Resource, evaluate
+from infra.policy.rules import Resource, evaluate, evaluate_stack
 from infra.program import OUTPUT_KEYS
 from tests.infra.infra_mocks import (
     ISSUER,
@@ -78,8 +78,28 @@ def test_system_pool_has_no_gpu_taint(runs: dict[str, ProgramRun]) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_declared_resource_passes_the_policy_pack(runs: dict[str, ProgramRun], stack: str) -> None:
-    violations = [v for r in runs[stack].resources for v in evaluate(Resource(r.type, r.name, r.inputs))]
-    assert violations == []
+    resources = [Resource(r.type, r.name, r.inputs) for r in runs[stack].resources]
+    violations = [v for r in resources for v in evaluate(r)]
+    assert violations + evaluate_stack(resources) == []
+
+
+def test_the_old_gpu_serving_shape_is_refused_by_the_capacity_rule(kubeconfig_file: Path) -> None:
+    # Before #17: every replica asked for an A10G, 12 + 12 HPA ceilings against a 12-node pool.
+    raw = raw_settings("prod")
+    raw["node_pools"].append({"name": "gpu-a10g", "instance_types": ["g5.2xlarge"], "min_size": 0,
+                              "desired_size": 0, "max_size": 12, "gpu": {"type": "nvidia-a10g", "count": 1}})  # fmt: skip
+    raw["platform"]["charts"]["nvidia_device_plugin"] = "0.17.1"
+    model = raw["models"][0]
+    model.pop("node_pool")
+    model["resources"].update(gpu=1, gpu_type="nvidia-a10g")
+    run = run_program(settings_of(filled(raw)), "prod")
+    violations = evaluate_stack([Resource(r.type, r.name, r.inputs) for r in run.resources])
+    print(violations)
+    violation = violations[0]
+    assert (
+        "24 pods at their ceilings need 24 nodes of ['rankship-prod-gpu-a10g'], which scale to 12"
+        in violation
+    )
 
 
 def dependencies(run: ProgramRun, name: str) -> set[str]:
