@@ -125,3 +125,22 @@ def test_bad_scores_are_rejected() -> None:
         ranking_metrics(frame, np.array([0.0, np.nan]))
     with pytest.raises(ValueError, match="k must be at least 1"):
         ranking_metrics(frame, np.zeros(2), k=0)
+
+
+def test_relevant_gain_reaches_the_frame_metrics() -> None:
+    # One query, order 0, 1, 2 with gains [1, 2, 3]: relevant >= 2 -> first at rank 2 (RR 1/2), recall@1 0;
+    # relevant >= 3 -> first at rank 3 (RR 1/3); >= 1 -> rank 1 and recall@1 = 1/3.
+    frame = frame_of({"a": [1.0, 2.0, 3.0]})
+    scores = np.array([3.0, 2.0, 1.0])
+    assert ranking_metrics(frame, scores, k=1)["mrr"] == 0.5
+    assert ranking_metrics(frame, scores, k=1, relevant_gain=3.0)["mrr"] == pytest.approx(1 / 3)
+    low = ranking_metrics(frame, scores, k=1, relevant_gain=1.0)
+    assert (low["mrr"], low["recall@1"]) == (1.0, pytest.approx(1 / 3))
+    assert per_query_metrics(frame, scores, k=1, relevant_gain=3.0).loc["a", "rr"] == pytest.approx(1 / 3)
+
+
+def test_an_empty_frame_has_nan_means_and_no_queries() -> None:
+    got = ranking_metrics(frame_of({}), np.array([]))
+    assert math.isnan(got["ndcg@10"]) and math.isnan(got["mrr"]) and math.isnan(got["recall@10"])
+    assert (got["queries"], got["queries_no_gain"], got["queries_no_relevant"]) == (0, 0, 0)
+    assert math.isnan(ndcg_at_k(np.array([]), np.array([])))
