@@ -14,7 +14,8 @@ RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
 .PHONY: help setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
-        render render-check lint-workflows canary-demo bench-scaling tune-demo train-image system-deps clean mutation
+        render render-check lint-workflows canary-demo bench-scaling bench-interleaving tune-demo train-image system-deps clean \
+        mutation
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -99,6 +100,10 @@ bench-model: setup ## model benchmark on the synthetic default and on ../shared/
 
 canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 5 scenarios (~4.5 min)
 	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
+
+bench-interleaving: setup serving-venv ## impressions to detect an NDCG gain, A/B vs interleaving (~5 min); interleaving serving overhead
+	$(RUN) python -m infra.canary.local.sensitivity
+	$(RUN) python -m infra.canary.local.overhead $(if $(BUNDLES),--bundles $(BUNDLES))
 
 bench-scaling: setup ## examples/s with 1 and 2 local CPU workers (MultiWorkerMirroredStrategy on 127.0.0.1)
 	$(RUN) python -m model.bench.scaling --workers 1 2

@@ -1,7 +1,7 @@
 """`make canary-demo`: canary analysis end to end on this machine, with real Prometheus and real Seldon.
 
-    python -m infra.canary.demo [--scenario healthy|slow|erroring|broken|quiet|all] [--max-seconds 150]
-                                [--workdir DIR]
+    python -m infra.canary.demo [--scenario healthy|slow|erroring|broken|quiet|interleaving|all]
+                                [--max-seconds 150] [--workdir DIR]
 
 Builds tiny bundles (TensorFlow, ~30 s), starts a private Prometheus (Debian `prometheus`) scraping two
 `seldon-core-microservice` processes (stable and the scenario's canary) on 127.0.0.1, sends a bounded load
@@ -9,6 +9,10 @@ split by the weights in the stack settings, and runs the analyzer every 15 s: ea
 `Pulumi.demo.yaml` and `manifests/demo/` under the work directory, and printed. Everything stops at the end.
 Exit 0 when every scenario ended as expected (healthy: complete; slow, erroring, broken: rollback;
 quiet: only holds), 1 otherwise, 2 when a prerequisite is missing.
+
+`interleaving` (also part of `all`) runs `infra/canary/local/interleave_demo.py`: trained bundles (cached
+under artifacts/demo-bundles, ~10 min to train the first time), simulated users clicking interleaved lists;
+better must win, worse lose, identical tie.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.canary.analyze import summary_line
+from infra.canary.local import interleave_demo
 from infra.canary.local.prometheus import PrometheusMissing
 from infra.canary.local.scenario import ANALYSIS, SCENARIOS, Harness, Result, Step
 from infra.canary.local.serving import ServingVenvMissing
@@ -45,11 +50,13 @@ def _print_step(step: Step) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m infra.canary.demo", description=__doc__.split("\n")[0])
-    p.add_argument("--scenario", default="all", choices=[*SCENARIOS, "all"])
+    p.add_argument("--scenario", default="all", choices=[*SCENARIOS, "interleaving", "all"])
     p.add_argument("--max-seconds", type=float, default=150.0, help="per scenario (default 150)")
     p.add_argument("--workdir", type=Path, help="keep bundles, logs and settings here (default: a temp dir)")
     args = p.parse_args(argv)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    if args.scenario == "interleaving":
+        return _interleaving(args.workdir)
     with tempfile.TemporaryDirectory(prefix="canary-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
         print(f"canary demo in {workdir}; analysis: {ANALYSIS}", flush=True)
@@ -70,7 +77,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nscenario   decisions                                   ended after   as expected")
     for r in results:
         print(f"{r.scenario:<10} {' -> '.join(r.verdicts):<43} {r.elapsed_s:6.1f} s      {expected(r)}")
-    return 0 if all(expected(r) for r in results) else 1
+    ok = all(expected(r) for r in results)
+    if args.scenario == "all":
+        ok = _interleaving(args.workdir) == 0 and ok
+    return 0 if ok else 1
+
+
+def _interleaving(workdir: Path | None) -> int:
+    cache = interleave_demo.REPO_CACHE
+    with tempfile.TemporaryDirectory(prefix="interleave-demo-") as tmp:
+        print(f"\n== interleaving: trained bundles from {cache}; simulated users", flush=True)
+        try:
+            outcomes = interleave_demo.run_all(workdir or Path(tmp), cache)
+        except (PrometheusMissing, ServingVenvMissing) as e:
+            print(f"canary demo: {e}", file=sys.stderr)
+            return 2
+    for o in outcomes:
+        print(f"{interleave_demo.line(o)}  as expected: {o.as_expected}", flush=True)
+    return 0 if all(o.as_expected for o in outcomes) else 1
 
 
 if __name__ == "__main__":

@@ -43,7 +43,13 @@ class LocalModel:
     """One model version served by Seldon's Python wrapper, like one predictor's pod."""
 
     def __init__(
-        self, bundle: Path, log: Path, score_buckets: str, faults: Faults | None = None, workers: int = 1
+        self,
+        bundle: Path,
+        log: Path,
+        score_buckets: str,
+        faults: Faults | None = None,
+        workers: int = 1,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         exe = SERVING_VENV / "bin" / "seldon-core-microservice"
         if not exe.exists():
@@ -64,6 +70,7 @@ class LocalModel:
             # What the operator sets in a cluster, and what the PodMonitor scrapes.
             PREDICTIVE_UNIT_METRICS_ENDPOINT=n.METRICS_PATH,
             **(faults.env() if faults else {}),
+            **(extra_env or {}),
         )
         self.child = Child(f"seldon {bundle.name[:12]}", cmd, log, env)
 
