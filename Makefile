@@ -67,10 +67,16 @@ test-serving-unit: setup serving-venv
 	  bundle=$$($(RUN) python tests/model/serving/fixture_bundle.py "$$tmp") && \
 	  cd model/serving && RANKSHIP_TEST_BUNDLE="$$bundle" ../../$(SERVING_PY) -m pytest
 
-bench-serve: setup serving-venv ## serving p50/p99/throughput: in-process vs REST vs gRPC (BUNDLE=dir to bench a real one)
+# The same rule as `make serve`: the most recently written bundle.
+export NEWEST_BUNDLE := import sys; from model.release.bundle import latest_bundle; print(latest_bundle(sys.argv[1]))
+bench-serve: setup serving-venv ## serving stages vs the LiteRT floor, REST/gRPC p50/p99/req/s on the newest bundle in $(OUT)/bundles (or BUNDLE=dir)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  bundle=$${BUNDLE:-$$($(RUN) python tests/model/serving/fixture_bundle.py "$$tmp" --preset default)} && \
-	  $(SERVING_PY) -m model.serving.bench --bundle "$$bundle"
+	  bundle=$${BUNDLE:-$$($(SERVING_PY) -c "$$NEWEST_BUNDLE" $(OUT)/bundles 2>/dev/null)}; \
+	  if [ -z "$$bundle" ]; then \
+	    echo "!!! no bundle under $(OUT)/bundles: benchmarking an UNTRAINED FIXTURE (run make demo for the real one) !!!"; \
+	    bundle=$$($(RUN) python tests/model/serving/fixture_bundle.py "$$tmp" --preset default); fi && \
+	  $(RUN) python -m model.bench.request_mix --out "$$tmp/mix.json" --data $(OUT)/work/data && \
+	  $(SERVING_PY) -m model.serving.bench --bundle "$$bundle" --mix "$$tmp/mix.json" $(BENCH_ARGS)
 
 test: system-deps lint typecheck lint-workflows render-check test-serving-unit test-py ## everything CI runs: lint, types, manifests, workflows, all tests
 

@@ -1,318 +1,268 @@
 """Serving benchmark (`make bench-serve`): prints figures, asserts nothing.
 
-    .venv-serving/bin/python -m model.serving.bench --bundle DIR [--seconds 4] [--json out.json]
+    .venv-serving/bin/python -m model.serving.bench --bundle DIR --mix mix.json [--seconds 4] [--json out]
 
-For one query x 100 and x 1,000 candidates it measures, on 127.0.0.1:
+On a request mix drawn from the catalog (model/bench/request_mix.py: real queries, their candidates and
+the retriever's, products recurring across queries), for 100 and 1,000 candidates:
 
-- in-process: `RankshipRanker.predict_raw` on the REST dict (validation, tokenizer, LiteRT, response)
-  and `Scorer.invoke` alone (the model);
-- REST and gRPC through the real seldon-core-microservice at 1 and 4 concurrent clients, for several
-  gunicorn / gRPC worker and thread settings;
-
-and reports p50/p99 latency and throughput. The wrapper overhead is measured in pairs: one in-process
-`predict_raw` then one REST call, alternating, so both samples see the same (shared, noisy) CPUs;
-overhead = REST percentile - in-process percentile of those paired samples.
+1. the stage breakdown in-process (model/serving/bench_stages.py) next to the raw LiteRT `invoke()`
+   floor, at 1 and 2 LiteRT threads, and the product cache's hit rate for several sizes;
+2. wrapper/HTTP: one in-process request (JSON bytes -> predict_raw -> JSON bytes) then one REST call on
+   the same body, alternating, 1 client, so both see the same (shared, noisy) CPUs; wrapper/HTTP is the
+   distribution of (REST - in-process) over the pairs;
+3. REST, gRPC (jsonData) and gRPC (strData) through the real seldon-core-microservice at 1 and 4
+   concurrent clients, for several gunicorn worker/thread and LiteRT thread settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
-import random
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import requests
-import urllib3
-
+from model.serving import bench_load as bl
+from model.serving import bench_stages as bs
+from model.serving import jsonio
 from model.serving.seldon_model import RankshipRanker
 from model.serving.settings import ServingSettings
 
-SIZES = (100, 1000)
 CLIENTS = (1, 4)
+GRPC_JSON_REQUESTS = {100: 60, 1000: 10}  # pure-Python protobuf: building these is slow
 
 
-# (label, launcher flags, extra env). Seldon's advice is threads=1 under the GIL; the bench shows why.
 def _flags(workers: int, threads: int) -> list[str]:
-    rest = ["--workers", str(workers), "--threads", str(threads)]
-    return [*rest, "--grpc-workers", str(workers), "--grpc-threads", str(threads)]
+    return ["--workers", str(workers), "--threads", str(threads), "--grpc-workers", str(workers)]
 
 
-SETTINGS: list[tuple[str, list[str], dict[str, str]]] = [
-    ("1 worker x 1 thread", _flags(1, 1), {}),
-    ("1 worker x 4 threads", _flags(1, 4), {}),
-    ("2 workers x 1 thread", _flags(2, 1), {}),
-    ("1x1, LiteRT 2 threads", _flags(1, 1), {"RANKSHIP_LITERT_THREADS": "2"}),
-]
-WORDS = [
-    *("red", "blue", "black", "running", "trail", "shoe", "shoes", "boot", "jacket", "denim", "cotton"),
-    *("wool", "men", "women", "kids", "size", "small", "large", "waterproof", "lightweight", "leather"),
-    *("sport", "classic", "slim", "fit", "pack", "mug", "bottle", "steel", "ceramic"),
+# (label, launcher flags, LiteRT threads). On 2 cores: a second process, or a second LiteRT thread.
+SETTINGS: list[tuple[str, list[str], int]] = [
+    ("1 worker x 1, LiteRT 1", _flags(1, 1), 1),
+    ("1 worker x 1, LiteRT 2", _flags(1, 1), 2),
+    ("2 workers x 1, LiteRT 1", _flags(2, 1), 1),
+    ("1 worker x 4, LiteRT 1", _flags(1, 4), 1),
+    ("2 workers x 1, LiteRT 2", _flags(2, 1), 2),
 ]
 
 
-def payload(candidates: int, seed: int = 7) -> dict[str, Any]:
-    rng = random.Random(seed)
-
-    def words(n: int) -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(n))
-
-    cands = [
-        {"id": f"p{i}", "title": words(rng.randint(4, 12)), "description": words(12)}
-        for i in range(candidates)
-    ]
-    return {"jsonData": {"query": words(3), "candidates": cands}}
-
-
-def stats(latencies_s: list[float], wall_s: float | None = None) -> dict[str, float]:
-    ms = np.asarray(latencies_s) * 1000.0
-    out = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "n": len(ms)}
-    if wall_s:
-        out["rps"] = len(ms) / wall_s
-    return out
-
-
-def loaded(bundle: Path) -> RankshipRanker:
-    ranker = RankshipRanker(ServingSettings(bundle=bundle))
+def loaded(bundle: Path, litert_threads: int) -> RankshipRanker:
+    ranker = RankshipRanker(ServingSettings(bundle=bundle, litert_threads=litert_threads))
     ranker.load()
     if not ranker.ready:
         raise SystemExit(f"{bundle}: not servable, see the log above")
     return ranker
 
 
-def in_process(ranker: RankshipRanker, seconds: float) -> dict[int, dict[str, dict[str, float]]]:
-    scorer = ranker.scorer
-    assert scorer is not None
-    out: dict[int, dict[str, dict[str, float]]] = {}
-    for n in SIZES:
-        message = payload(n)
-        request = ranker.parser.parse(message)
-        tokens = scorer.tokens(request.query, request.texts)
-        out[n] = {
-            "predict_raw": stats(_repeat(partial(ranker.predict_raw, message), seconds)),
-            "tokenize": stats(_repeat(partial(scorer.tokens, request.query, request.texts), seconds / 2)),
-            "model": stats(_repeat(partial(scorer.invoke, tokens), seconds / 2)),
+def describe_bundle(bundle: Path) -> str:
+    """Bundle id and variant; a loud warning for the untrained fixture."""
+    metrics = json.loads((bundle / "metrics.json").read_text(encoding="utf-8"))
+    variant = metrics.get("shipped") or "none"
+    if variant == "none" or "fixture" in str(metrics.get("note", "")):
+        return f"bundle {bundle.name[:12]}: !!! UNTRAINED FIXTURE, not a shipped model: run `make demo` first !!!"
+    return f"bundle {bundle.name[:12]} ({bundle}), variant {variant}, preset {metrics.get('preset')}"
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def stage_table(ranker: RankshipRanker, mix: dict[int, list[bytes]], count: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    codec = (jsonio.loads, jsonio.dumps)
+    for n, bodies in mix.items():
+        bs.stage_times(ranker, bodies, 10, codec)  # warm up
+        times = bs.stage_times(ranker, bodies, count if n == 100 else max(20, count // 10), codec)
+        out[str(n)] = bs.summarise(times)
+    return out
+
+
+def print_stages(label: str, table: dict[str, Any]) -> None:
+    print(f"\nstage breakdown, in-process, 1 client, {label} (p50 / p99 ms, p50 as a multiple of the floor)")
+    sizes = list(table)
+    print(f"{'stage':<22}" + "".join(f"{n + ' cands':>30}" for n in sizes))
+    for name in (*bs.STAGES, "total", "floor"):
+        cells = "".join(
+            f"{c['p50_ms']:>10.2f} {c['p99_ms']:>9.2f} {c['x_floor']:>7.2f}x"
+            for c in (table[n][name] for n in sizes)
+        )
+        print(f"{'raw invoke floor' if name == 'floor' else name:<22}{cells}")
+
+
+def paired(ranker: RankshipRanker, url: str, mix: dict[int, list[bytes]], seconds: float) -> dict[str, Any]:
+    """In-process (bytes -> predict_raw -> bytes) then REST on the same body, alternating."""
+    out: dict[str, Any] = {}
+    for n, bodies in mix.items():
+        rest = bl.rest_client(url, bodies)(0)
+        local: list[float] = []
+        remote: list[float] = []
+        cycle = itertools.cycle(bodies)
+        deadline = time.monotonic() + seconds
+        for i in itertools.count():
+            body = next(cycle)
+            start = time.perf_counter()
+            jsonio.dumps(ranker.predict_raw(jsonio.loads(body)))
+            mid = time.perf_counter()
+            rest()  # the client walks the same cycle, so it sends this body
+            end = time.perf_counter()
+            if i >= 5:  # warm-up
+                local.append(mid - start)
+                remote.append(end - mid)
+            if time.monotonic() > deadline and len(local) >= 20:
+                break
+        a, b = bl.stats(local), bl.stats(remote)
+        out[str(n)] = {
+            "in_process": a,
+            "rest": b,
+            # Per pair: REST minus in-process on the same body, moments apart.
+            "wrapper": bl.stats([r - q for q, r in zip(local, remote, strict=True)]),
         }
     return out
 
 
-def _repeat(fn: Callable[[], Any], seconds: float, warmup: int = 5) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    latencies: list[float] = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline or len(latencies) < 20:
-        start = time.perf_counter()
-        fn()
-        latencies.append(time.perf_counter() - start)
-    return latencies
-
-
-def load(make_client: Callable[[], Callable[[], None]], clients: int, seconds: float) -> dict[str, float]:
-    """`clients` threads, each with its own connection, calling back to back for `seconds`."""
-    results: list[list[float]] = [[] for _ in range(clients)]
-    callers = [make_client() for _ in range(clients)]
-    for call in callers:
-        for _ in range(3):
-            call()  # connect and warm up
-    barrier = threading.Barrier(clients + 1)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            start = time.perf_counter()
-            callers[i]()
-            results[i].append(time.perf_counter() - start)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    wall = time.perf_counter()
-    for t in threads:
-        t.join()
-    return stats([x for r in results for x in r], time.perf_counter() - wall)
-
-
-def paired(ranker: RankshipRanker, url: str, seconds: float) -> dict[int, dict[str, Any]]:
-    """Alternate in-process predict_raw and a REST call (1 client): the wrapper's cost under equal noise."""
-    out: dict[int, dict[str, Any]] = {}
-    for n in SIZES:
-        message = payload(n)
-        call = rest_client(url, json.dumps(message).encode())()
-        local: list[float] = []
-        remote: list[float] = []
-        steps = ((partial(ranker.predict_raw, message), local), (call, remote))
-        for fn, _ in steps * 3:
-            fn()  # warm up both
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline or len(local) < 20:
-            for fn, into in steps:
-                start = time.perf_counter()
-                fn()
-                into.append(time.perf_counter() - start)
-        a, b = stats(local), stats(remote)
-        out[n] = {"in_process": a, "rest": b, **{f"overhead_{q}": b[q] - a[q] for q in ("p50_ms", "p99_ms")}}
-    return out
-
-
-def rest_client(url: str, body: bytes) -> Callable[[], Callable[[], None]]:
-    """urllib3 with one kept-alive connection per client: less client CPU than `requests` on 2 cores."""
-    parts = urllib3.util.parse_url(url)
-    host, path = parts.host or "127.0.0.1", parts.path or "/"
-
-    def make() -> Callable[[], None]:
-        pool = urllib3.HTTPConnectionPool(host, parts.port, maxsize=1)
-        headers = {"Content-Type": "application/json"}
-
-        def call() -> None:
-            response = pool.urlopen("POST", path, body=body, headers=headers, retries=False)
-            if response.status != 200:
-                raise RuntimeError(f"REST {response.status}: {response.data[:200]!r}")
-
-        return call
-
-    return make
-
-
-def grpc_client(target: str, message: dict[str, Any]) -> Callable[[], Callable[[], None]]:
-    import grpc
-    from seldon_core.proto import prediction_pb2_grpc
+def grpc_messages(payloads: dict[int, list[dict[str, Any]]]) -> dict[str, dict[int, list[Any]]]:
     from seldon_core.utils import json_to_seldon_message
 
-    proto = json_to_seldon_message(message)
-
-    def make() -> Callable[[], None]:
-        # One connection per client (own subchannel pool): with several gRPC workers, SO_REUSEPORT
-        # spreads connections, not calls.
-        channel = grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
-        stub = prediction_pb2_grpc.ModelStub(channel)
-        return lambda: stub.Predict(proto, timeout=30) and None
-
-    return make
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return {
+        "gRPC-json": {
+            n: [json_to_seldon_message({"jsonData": p}) for p in ps[: GRPC_JSON_REQUESTS[n]]]
+            for n, ps in payloads.items()
+        },
+        "gRPC-str": {
+            n: [json_to_seldon_message({"strData": json.dumps(p)}) for p in ps] for n, ps in payloads.items()
+        },
+    }
 
 
-@contextmanager
-def serving(bundle: Path, flags: list[str], env: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """The real microservice via `python -m model.serving`; yields (REST predict URL, gRPC target)."""
-    http, grpc_port, metrics = _free_port(), _free_port(), _free_port()
-    ports = ["--http-port", str(http), "--grpc-port", str(grpc_port), "--metrics-port", str(metrics)]
-    cmd = [sys.executable, "-m", "model.serving", "--bundle", str(bundle), *ports, "--log-level", "WARNING"]
-    proc = subprocess.Popen(
-        [*cmd, *flags],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                status = requests.get(f"http://127.0.0.1:{http}/health/status", timeout=2)
-                if status.status_code == 200:
-                    break
-                # A worker answers only after load(): 503 is a settled refusal (bundle, parity, settings).
-                raise SystemExit(f"not ready ({flags}, {env}): {status.json()['status']['info']}")
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"the microservice did not come up ({flags}, {env})")
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{http}/api/v1.0/predictions", f"127.0.0.1:{grpc_port}"
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        time.sleep(1)  # let the workers' ports go
-
-
-ROW = "{transport:<8} {setting:<22} {candidates:>5} {clients:>7} {p50_ms:>8.2f} {p99_ms:>8.2f} {rps:>7.1f}"
+ROW = "{transport:<10} {setting:<24} {candidates:>5} {clients:>7} {p50_ms:>8.2f} {p99_ms:>8.2f} {rps:>7.1f}"
 HEADER = (
-    f"{'transport':<8} {'setting':<22} {'cands':>5} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"
+    f"{'transport':<10} {'setting':<24} {'cands':>5} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"
 )
 
 
-def measure_setting(label: str, url: str, target: str, seconds: float) -> list[dict[str, Any]]:
-    rows = []
-    for n in SIZES:
-        message = payload(n)
-        # gRPC twice: jsonData (a protobuf Struct) and strData (one string field), see docs/serving.md (gRPC and protobuf).
-        clients_of = {
-            "REST": rest_client(url, json.dumps(message).encode()),
-            "gRPC": grpc_client(target, message),
-            "gRPC-str": grpc_client(target, {"strData": json.dumps(message["jsonData"])}),
-        }
-        for transport, make in clients_of.items():
-            for clients in CLIENTS:
-                row = {"transport": transport, "setting": label, "candidates": n, "clients": clients}
-                row.update(load(make, clients, seconds))
-                print(ROW.format(**row), flush=True)
-                rows.append(row)
+def served(
+    bundle: Path,
+    mix: dict[int, list[bytes]],
+    protos: dict[str, dict[int, list[Any]]],
+    seconds: float,
+    chosen: list[int],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    print(f"\nserved through seldon-core-microservice ({load_line()})\n{HEADER}", flush=True)
+    for label, flags, litert in (SETTINGS[i] for i in chosen):
+        env = {"RANKSHIP_LITERT_THREADS": str(litert)}
+        with bl.serving(bundle, flags, env) as server:
+            offset = 0
+            for n in mix:
+                clients_of = {"REST": bl.rest_client(server.rest_url, mix[n])}
+                clients_of.update(
+                    {t: bl.grpc_client(server.grpc_target, by_n[n]) for t, by_n in protos.items()}
+                )
+                for transport, make in clients_of.items():
+                    for clients in CLIENTS:
+                        row = {"transport": transport, "setting": label, "candidates": n, "clients": clients}
+                        row.update(bl.load(make, clients, seconds, offset))
+                        offset += int(row["n"])  # the next measurement continues through the mix
+                        print(ROW.format(**row), flush=True)
+                        rows.append(row)
+            hits, misses = server.cache_counts()
+            rate = hits / (hits + misses) if hits + misses else 0.0
+            print(
+                f"{'':<10} {label:<24} product cache hit rate {rate:.1%} ({hits:.0f} hits, {misses:.0f} misses)"
+            )
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def read_mix(path: Path) -> tuple[dict[str, Any], dict[int, list[dict[str, Any]]]]:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    payloads = {int(n): [m["unique"][i] for i in m["order"]] for n, m in doc["requests"].items()}
+    return doc, payloads
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    parser.add_argument("--mix", type=Path, required=True, help="from python -m model.bench.request_mix")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per served measurement")
+    parser.add_argument("--requests", type=int, default=400, help="in-process requests of 100 candidates")
+    every = ",".join(str(i) for i in range(len(SETTINGS)))
+    parser.add_argument("--settings", default=every, help="indices into SETTINGS (0: Seldon's default)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args(argv)
-    print(f"bundle {args.bundle}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
-    ranker = loaded(args.bundle)
-    figures: dict[str, Any] = {"in_process": in_process(ranker, args.seconds), "served": []}
-    for n, parts in figures["in_process"].items():
-        line = "  ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms" for k, v in parts.items())
-        print(f"in-process {n:>5} cands  {line}", flush=True)
-    print(HEADER)
-    for label, flags, env in SETTINGS:
-        with serving(args.bundle, flags, env) as (url, target):
-            if "overhead" not in figures:  # measured against the first (Seldon's default) setting
-                figures["overhead"] = paired(ranker, url, args.seconds)
-            figures["served"] += measure_setting(label, url, target, args.seconds)
-    for line in summary(figures):
-        print(line)
-    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    return parser.parse_args(argv)
+
+
+def in_process(
+    bundle: Path, mix: dict[int, list[bytes]], payloads: dict[int, list[Any]], count: int
+) -> dict[str, Any]:
+    """Stage tables at LiteRT 1 and 2 threads, and the cache sweep; the 1-thread ranker for pairing."""
+    figures: dict[str, Any] = {"stages": {}}
+    rankers = {t: loaded(bundle, t) for t in (1, 2)}
+    for threads, ranker in rankers.items():
+        figures["stages"][f"litert_{threads}"] = table = stage_table(ranker, mix, count)
+        print_stages(
+            f"LiteRT {threads} thread(s), product cache {ranker.settings.product_cache} entries", table
+        )
+    print(f"\nproduct cache: tokenize the first {count} requests of 100, a fresh cache each ({load_line()})")
+    sizes = (0, 2000, ServingSettings().product_cache)
+    figures["cache"] = bs.cache_sweep(rankers[1], payloads[100][:count], sizes)
+    for row in figures["cache"]:
+        print(
+            f"  {row['entries']:>6} entries: hit rate {row['hit_rate']:6.1%}, tokenize p50 {row['p50_ms']:.2f} / p99 {row['p99_ms']:.2f} ms"
+        )
+    figures["ranker"] = rankers[1]
+    return figures
+
+
+def print_overall(figures: dict[str, Any]) -> None:
+    """The per-stage table of the default setting: in-process stages, wrapper/HTTP (paired), REST."""
+    print(f"\nper stage at 1 client, {SETTINGS[0][0]} (p50 / p99 ms, p50 / the invoke floor's p50)")
+    for n, pair in figures["paired"].items():
+        stages = figures["stages"]["litert_1"][n]
+        floor = stages["floor"]["p50_ms"]
+        rows = [(name, stages[name]) for name in (*bs.STAGES, "floor")]
+        rows += [("wrapper/HTTP", pair["wrapper"])]
+        rows += [("REST total", pair["rest"])]
+        print(f"  {n} candidates")
+        for name, row in rows:
+            label = "raw invoke floor" if name == "floor" else name
+            print(
+                f"    {label:<18} {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f} {row['p50_ms'] / floor:>7.2f}x"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    print(describe_bundle(args.bundle), flush=True)
+    print(f"machine: {load_line()}")
+    doc, payloads = read_mix(args.mix)
+    mix = {n: [jsonio.dumps({"jsonData": p}) for p in ps] for n, ps in payloads.items()}
+    sizes = ", ".join(
+        f"{len(ps)} requests of {n} ({bs.distinct_products(ps)} distinct products)"
+        for n, ps in payloads.items()
+    )
+    print(f"request mix: {doc['source']}: {doc['products']} products, {doc['queries']} queries; {sizes}")
+    figures = in_process(args.bundle, mix, payloads, args.requests)
+    ranker = figures.pop("ranker")
+    with bl.serving(args.bundle, SETTINGS[0][1], {"RANKSHIP_LITERT_THREADS": "1"}) as server:
+        figures["paired"] = paired(ranker, server.rest_url, mix, args.seconds)
+    print_overall(figures)
+    chosen = [int(i) for i in args.settings.split(",")]
+    figures["served"] = served(args.bundle, mix, grpc_messages(payloads), args.seconds, chosen)
+    for n in mix:
+        best = max((r for r in figures["served"] if r["candidates"] == n), key=lambda r: r["rps"])
+        print(
+            f"best throughput, {n} cands: {best['rps']:.1f} req/s ({best['transport']}, {best['setting']}, {best['clients']} clients)"
+        )
+    print(f"machine at the end: {load_line()}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
-
-
-def summary(figures: dict[str, Any]) -> list[str]:
-    """Target-relevant lines: REST at 1 client vs in-process (paired), best throughput."""
-    lines = []
-    for n in SIZES:
-        pair = figures["overhead"][n]
-        local, rest = pair["in_process"], pair["rest"]
-        best = max((r for r in figures["served"] if r["candidates"] == n), key=lambda r: r["rps"])
-        lines.append(
-            f"{n} candidates, paired at 1 client ({SETTINGS[0][0]}): "
-            f"REST p50 {rest['p50_ms']:.2f} / p99 {rest['p99_ms']:.2f} ms, "
-            f"in-process p50 {local['p50_ms']:.2f} / p99 {local['p99_ms']:.2f} ms, "
-            f"wrapper overhead p50 {pair['overhead_p50_ms']:.2f} / p99 {pair['overhead_p99_ms']:.2f} ms; "
-            f"best throughput {best['rps']:.1f} req/s ({best['transport']}, {best['setting']}, "
-            f"{best['clients']} clients)"
-        )
-    return lines
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from typing import Any
 
 import fastjsonschema
 
+from model.serving import jsonio
 from model.text.tokenizer import product_text
 
 FORMS = ("jsonData", "strData", "data")
@@ -211,7 +212,7 @@ def _decode_str_data(text: Any) -> Any:
     if not isinstance(text, str):
         raise BadRequest("wrong_type", f"strData must be a string, got {_kind(text)}")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return jsonio.loads(text, fallback=lambda t: json.loads(t, parse_constant=_reject_constant))
     except json.JSONDecodeError as e:
         raise BadRequest("invalid_json", f"strData is not valid JSON: {e}") from e
     except RecursionError as e:
@@ -270,7 +271,7 @@ def success_body(
         "results": [{"id": i, "score": s} for i, s in zip(ids, scores, strict=True)],
     }
     if request.form == "strData":
-        body["strData"] = json.dumps(answer)
+        body["strData"] = jsonio.dumps(answer).decode()
     else:
         body["jsonData"] = answer
     return body

@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2
 from werkzeug.exceptions import HTTPException
 
+from model.serving import jsonio
 from model.serving.contract import BadRequest
 
 if TYPE_CHECKING:
@@ -90,9 +92,29 @@ def _precheck_feedback(max_bytes: int) -> None:
         raise BadRequest("invalid", f"feedback is not a Seldon Feedback message: {e}") from e
 
 
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON (request.get_json, jsonify) through `jsonio`: one orjson parse of the body, shared by
+    the pre-check below and Seldon's handler (Flask caches it), and one orjson write of the answer."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return jsonio.loads(s) if not kwargs else super().loads(s, **kwargs)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return jsonio.dumps(obj).decode() if not kwargs else super().dumps(obj, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        body = jsonio.dumps(self._prepare_response_obj(args, kwargs)) + b"\n"  # Flask ends with one too
+        return self._app.response_class(body, mimetype=self.mimetype)
+
+
+def _use_jsonio(app: Flask) -> None:
+    app.json = JsonProvider(app)
+
+
 def blueprint(model: RankshipRanker) -> Blueprint:
-    """The `model_error_handler` that Seldon registers on its REST app."""
+    """The `model_error_handler` that Seldon registers on its REST app (which also gets `JsonProvider`)."""
     bp = Blueprint("rankship_errors", __name__)
+    bp.record_once(lambda state: _use_jsonio(state.app))
 
     def reject(error: BadRequest) -> tuple[Response, int]:
         if request.endpoint == FEEDBACK_ENDPOINT:

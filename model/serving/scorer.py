@@ -13,6 +13,7 @@ offline score, and `scores` must name exactly the request's candidate ids.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from model.release.bundle import GOLDEN_FILE, MODEL_FILE, TOKENIZER_FILE, BundleInfo
 from model.serving.contract import BadRequest, RequestParser
-from model.text.tokenizer import Tokenizer
+from model.text.tokenizer import ProductTokens, Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +66,62 @@ class ModelError(ValueError):
     """A bundle whose model, tokenizer or golden file cannot serve; the message names the file."""
 
 
+@dataclass(frozen=True)
+class CacheCounts:
+    hits: int
+    misses: int
+
+
+class ProductCache:
+    """Bounded LRU of `Tokenizer.prepare(text)`, keyed by the product text alone.
+
+    Candidates recur across queries, and `prepare` is the part of the encoding that does not depend on
+    the query, so a hit is exact whatever the tokenizer does with the query. One cache belongs to one
+    tokenizer (one bundle's Scorer), so entries never cross tokenizers. Thread-safe: `functools.lru_cache`
+    (C, under the GIL) holds the entries and counts hits and misses.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, entries: int):
+        self.entries = entries
+        self._prepare = functools.lru_cache(maxsize=entries)(tokenizer.prepare) if entries else None
+        self._plain = tokenizer.prepare
+        self._taken = CacheCounts(0, 0)
+        self._lock = threading.Lock()
+
+    def products(self, texts: Sequence[str]) -> list[ProductTokens]:
+        prepare = self._prepare or self._plain
+        return [prepare(text) for text in texts]
+
+    def counts(self) -> CacheCounts:
+        """Hits and misses since the cache was made (all zero when it is disabled)."""
+        if self._prepare is None:
+            return CacheCounts(0, 0)
+        info = self._prepare.cache_info()
+        return CacheCounts(info.hits, info.misses)
+
+    def take(self) -> CacheCounts:
+        """Hits and misses since the last `take` (metrics are counters: each request adds its share)."""
+        with self._lock:
+            now, before = self.counts(), self._taken
+            self._taken = now
+        return CacheCounts(now.hits - before.hits, now.misses - before.misses)
+
+
 class Scorer:
     """Tokenizer + LiteRT interpreter of one verified bundle. Thread-safe (one invoke at a time)."""
 
-    def __init__(self, bundle: BundleInfo, threads: int = 1):
+    def __init__(self, bundle: BundleInfo, threads: int = 1, cache_entries: int = 0):
         """Load the bundle's tokenizer and model and check they fit together.
 
         Args:
             bundle: a bundle that `model.release.bundle.verify_bundle` accepted.
             threads: LiteRT interpreter threads.
+            cache_entries: product texts whose query-independent tokens are kept (0: no cache).
         Raises:
             ModelError: naming model.tflite when its signature is not int32 [N, L, K] -> float32 [N].
         """
         self.tokenizer = Tokenizer.load(bundle.path / TOKENIZER_FILE)
+        self.cache = ProductCache(self.tokenizer, cache_entries)
         path = bundle.path / MODEL_FILE
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
@@ -101,8 +145,14 @@ class Scorer:
         self._batch = 0
         self._lock = threading.Lock()
 
+    @property
+    def interpreter(self) -> Interpreter:
+        """The LiteRT interpreter, for the benchmark's floor (`invoke()` alone); not thread-safe."""
+        return self._interpreter
+
     def tokens(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
-        return self.tokenizer.encode(query, texts)
+        """`tokenizer.encode(query, texts)`, with each product's own part from the cache."""
+        return self.tokenizer.encode_prepared(query, self.cache.products(texts))
 
     def invoke(self, tokens: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
         """Scores for int32 tokens [N, L, K]: float32 [N] (a copy, safe to keep)."""

@@ -92,11 +92,12 @@ class RankshipRanker:
                 raise SettingsError(self._settings_error)
             bundle = verify_bundle(self.settings.bundle)
             self._version, self._bundle_id = bundle.version, bundle.bundle_id
-            scorer = Scorer(bundle, self.settings.litert_threads)
+            scorer = Scorer(bundle, self.settings.litert_threads, self.settings.product_cache)
             parity = check_parity(scorer, load_golden(bundle))
             offline = load_offline_scores(bundle)
             # Warm-up: the first invoke at the largest batch allocates the arena once.
             scorer.score("warm up", ["warm up"] * self.settings.max_candidates)
+            scorer.cache.take()  # the cache metrics count served requests only
         # Any failure (bundle, tokenizer, model, parity, settings) must leave the process up and
         # unready with the reason, not crash-loop it: readiness is what keeps traffic away.
         except Exception as e:
@@ -162,7 +163,7 @@ class RankshipRanker:
 
     # -- serving ----------------------------------------------------------------------------------
     def rank(self, request: RankRequest) -> Ranking:
-        """Score and sort one validated request (the in-process path the benchmark times).
+        """Score and sort one validated request.
 
         Raises:
             BadRequest: status 503 when the model is not ready.
@@ -170,11 +171,24 @@ class RankshipRanker:
         ready = self._ready
         if ready is None:
             raise BadRequest("not_ready", f"model not ready: {self._problem}", 503)
-        scores = ready.scorer.score(request.query, request.texts)
+        return self.order(request, ready.scorer.score(request.query, request.texts))
+
+    @staticmethod
+    def order(request: RankRequest, scores: np.ndarray) -> Ranking:
+        """Sort by score, highest first (ties keep request order), cut to top_k."""
         if not np.isfinite(scores).all():
             raise RuntimeError("the model produced a non-finite score")  # a model bug: a real 500
         order = np.argsort(-scores, kind="stable")[: request.top_k]
         return Ranking([request.ids[i] for i in order], scores[order].tolist(), scores)
+
+    def respond(
+        self, request: RankRequest, ranking: Ranking, start: float
+    ) -> tuple[dict[str, Any], list[telemetry.Metric]]:
+        """The answer to a ranked request and its metrics; `start` is when the request arrived."""
+        body = contract.success_body(request, ranking.ids, ranking.scores, self._version, self._bundle_id)
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        metrics = telemetry.request_metrics(self._version, elapsed_ms, ranking.all_scores, self._score_edges)
+        return body, metrics + self._take_offline() + self._cache_metrics()
 
     def predict_raw(self, msg: dict[str, Any] | prediction_pb2.SeldonMessage) -> Any:
         """Seldon's raw prediction hook.
@@ -190,13 +204,7 @@ class RankshipRanker:
         is_proto = isinstance(msg, prediction_pb2.SeldonMessage)
         try:
             request = self.parser.parse(_proto_to_dict(msg) if is_proto else msg)
-            ranking = self.rank(request)
-            body = contract.success_body(request, ranking.ids, ranking.scores, self._version, self._bundle_id)
-            elapsed_ms = (time.perf_counter() - start) * 1000.0
-            metrics = (
-                telemetry.request_metrics(self._version, elapsed_ms, ranking.all_scores, self._score_edges)
-                + self._take_offline()
-            )
+            body, metrics = self.respond(request, self.rank(request), start)
         except BadRequest as e:
             body = contract.error_body(e, self._version, self._bundle_id)
             self.count_rejected(e.reason, e.status)
@@ -246,6 +254,10 @@ class RankshipRanker:
         with self._rejected_lock:
             taken, self._feedback_rejected = self._feedback_rejected, Counter()
         return feedback.rejected_metrics(self._version, taken)
+
+    def _cache_metrics(self) -> list[telemetry.Metric]:
+        taken = self._ready.scorer.cache.take() if self._ready else None
+        return telemetry.cache_metrics(self._version, taken.hits, taken.misses) if taken else []
 
     # -- rejections (also those answered before predict_raw, see rest_errors) ----------------------
     def error_body(self, error: BadRequest) -> dict[str, Any]:

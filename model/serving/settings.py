@@ -7,6 +7,7 @@
 | RANKSHIP_MAX_TEXT_CHARS     | 8192         | characters per query, id, title or description               |
 | RANKSHIP_MAX_REQUEST_BYTES  | 4194304      | REST body size (gRPC's own default receive limit is 4 MiB)   |
 | RANKSHIP_LITERT_THREADS     | 1            | LiteRT interpreter threads per serving process               |
+| RANKSHIP_PRODUCT_CACHE      | 20000        | product texts whose tokens are cached per process (0: none)  |
 | RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | score histogram edges for bundles without score_histogram.json |
 | RANKSHIP_INTERLEAVE_CHILD   | 0            | 1: a child of the interleaving combiner, which counts feedback |
 """
@@ -34,6 +35,8 @@ class ServingSettings:
     max_text_chars: int = 8192
     max_request_bytes: int = 4 * 1024 * 1024
     litert_threads: int = 1
+    # ~1.5 KB per entry (16 words): 20,000 entries ~ 30 MB per process. See docs/serving.md.
+    product_cache: int = 20_000
     # Only for bundles without score_histogram.json: a bundle's own edges (from its offline score
     # quantiles) win, so that its live scores are compared with its own offline ones.
     score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
@@ -53,12 +56,13 @@ class ServingSettings:
             max_text_chars=_int(env, "RANKSHIP_MAX_TEXT_CHARS", defaults.max_text_chars),
             max_request_bytes=_int(env, "RANKSHIP_MAX_REQUEST_BYTES", defaults.max_request_bytes),
             litert_threads=_int(env, "RANKSHIP_LITERT_THREADS", defaults.litert_threads),
+            product_cache=_int(env, "RANKSHIP_PRODUCT_CACHE", defaults.product_cache, minimum=0),
             score_buckets=_buckets(env, "RANKSHIP_SCORE_BUCKETS", defaults.score_buckets),
             interleave_child=_flag(env, "RANKSHIP_INTERLEAVE_CHILD"),
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None:
         return default
@@ -66,8 +70,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw.strip())
     except ValueError as e:
         raise SettingsError(f"{name}={raw!r}: not an integer") from e
-    if value < 1:
-        raise SettingsError(f"{name}={raw!r}: must be >= 1")
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r}: must be >= {minimum}")
     return value
 
 

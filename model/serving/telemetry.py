@@ -19,6 +19,8 @@ Series (each also labelled bundle_version):
     rankship_inference_seconds_bucket{le}    time inside the model class per scored request
     rankship_scores_total{le}                cumulative count of scores <= le (a Prometheus histogram
                                              layout: histogram_quantile and PSI work on it)
+    rankship_product_cache_hits_total        candidates whose product tokens came from the cache
+    rankship_product_cache_misses_total      candidates tokenized afresh (hit rate = hits / both)
 
 The interleaving combiner (`model/serving/combiner.py`) and, for feedback that reaches another predictor,
 the ranker count one outcome per interleaved impression with feedback (labelled by the pair instead):
@@ -45,6 +47,8 @@ CANDIDATES = "rankship_candidates"
 INFERENCE = "rankship_inference_seconds"
 SCORES = "rankship_scores"
 INTERLEAVING = "rankship_interleaving"
+CACHE_HITS = "rankship_product_cache_hits"
+CACHE_MISSES = "rankship_product_cache_misses"
 UNKNOWN_VERSION = "unknown"
 
 Metric = dict[str, Any]
@@ -96,3 +100,10 @@ def interleaving_metrics(stable_version: str, canary_version: str, winner: str) 
     """One interleaved impression's outcome (see `model.serving.interleaving.credit`)."""
     tags = {"stable_version": stable_version, "canary_version": canary_version, "winner": winner}
     return [_counter(INTERLEAVING, 1, tags)]
+
+
+def cache_metrics(version: str, hits: int, misses: int) -> list[Metric]:
+    """The product cache's hits and misses since the last report (zero increments are not emitted)."""
+    base = {"bundle_version": version}
+    pairs = ((CACHE_HITS, hits), (CACHE_MISSES, misses))
+    return [_counter(key, n, dict(base)) for key, n in pairs if n]

@@ -34,6 +34,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,15 @@ def _check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def _hash(salt: str, text: str) -> int:
     return zlib.crc32(f"{salt}\x00{text}".encode())
+
+
+@dataclass(frozen=True)
+class ProductTokens:
+    """One product text's words and their unmarked ids [words, subtokens_per_word] (read-only): all of its
+    encoding that does not depend on the query. Match markers are added per query by `encode_prepared`."""
+
+    words: tuple[str, ...]
+    rows: npt.NDArray[np.int32]
 
 
 class Tokenizer:
@@ -251,31 +261,46 @@ class Tokenizer:
 
         return match
 
+    def prepare(self, text: str) -> ProductTokens:
+        """The query-independent part of one product text's encoding (what serving caches per product)."""
+        if not isinstance(text, str):
+            raise TokenizerError(f"product text must be a string, got {type(text).__name__}")
+        words = tuple(self.words(text, self.max_product_words))
+        rows = np.array([self.row(w) for w in words], dtype=np.int32).reshape(len(words), self.subtokens)
+        rows.flags.writeable = False  # shared between requests (and threads) by a cache
+        return ProductTokens(words, rows)
+
     def encode(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
         """Tokens for one query against N product texts: int32 [N, seq_len, subtokens_per_word]."""
-        if not isinstance(query, str):
-            raise TokenizerError(f"query must be a string, got {type(query).__name__}")
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TokenizerError(f"product text {i} must be a string, got {type(text).__name__}")
-        out = np.zeros((len(texts), self.seq_len, self.subtokens), dtype=np.int32)
+        return self.encode_prepared(query, [self.prepare(text) for text in texts])
+
+    def encode_prepared(self, query: str, products: Sequence[ProductTokens]) -> npt.NDArray[np.int32]:
+        """`encode(query, texts)` from `prepare(text)` of each text: the same array, byte for byte."""
+        if not isinstance(query, str):
+            raise TokenizerError(f"query must be a string, got {type(query).__name__}")
+        out = np.zeros((len(products), self.seq_len, self.subtokens), dtype=np.int32)
         q = self.words(query, self.max_query_words)
         start = 2 + self.max_query_words
         out[:, 0, 0] = CLS_ID
         out[:, start - 1, 0] = SEP_ID
+        if q:
+            out[:, 1 : 1 + len(q)] = [self.row(w) for w in q]  # unmarked; marked words patched below
         match = self._matcher(q)
-        for i, text in enumerate(texts):
-            p = self.words(text, self.max_product_words)
+        for i, product in enumerate(products):
+            out[i, start : start + len(product.words)] = product.rows
             q_marks = [0] * len(q)
-            p_rows = []
-            for word in p:
+            for k, word in enumerate(product.words):
                 mark, hits = match(word)
-                p_rows.append(self.row(word, mark))
+                if not mark:
+                    continue
+                out[i, start + k] = self.row(word, mark)
                 for j in hits:
                     # [EXACT] wins over [FUZZY] when several product words match the same query word.
                     q_marks[j] = EXACT_ID if mark == EXACT_ID else (q_marks[j] or mark)
-            if q:
-                out[i, 1 : 1 + len(q)] = [self.row(w, m) for w, m in zip(q, q_marks, strict=True)]
-            if p_rows:
-                out[i, start : start + len(p)] = p_rows
+            for j, m in enumerate(q_marks):
+                if m:
+                    out[i, 1 + j] = self.row(q[j], m)
         return out

@@ -104,6 +104,20 @@ def test_match_markers_exact_and_fuzzy() -> None:
     assert not np.isin(plain[..., 1:], [EXACT_ID, FUZZY_ID]).any()
 
 
+def test_prepared_product_serves_every_query() -> None:
+    """Serving caches `prepare(text)` per product and reuses it across queries: the query-dependent match
+    markers must come from `encode_prepared`, never be written into the shared rows."""
+    tok = make()
+    text = "keyboard wireless mouse"
+    product = tok.prepare(text)
+    assert product.words == ("keyboard", "wireless", "mouse") and product.rows.shape == (3, 6)
+    assert tuple(product.rows[1]) == tok.row("wireless")  # unmarked: its word hash, then n-grams
+    for query in ("wireless keybaord", "lamp", "mouse mouse", ""):
+        assert (tok.encode_prepared(query, [product, product]) == tok.encode(query, [text, text])).all()
+    assert EXACT_ID not in product.rows and not product.rows.flags.writeable
+    assert tok.prepare("").rows.shape == (0, 6)
+
+
 def test_unicode_normalisation_and_case() -> None:
     tok = make()
     # NFKC folds full-width letters; lowercasing folds case.

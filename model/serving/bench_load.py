@@ -1,0 +1,162 @@
+"""The served half of `make bench-serve`: the real microservice, and clients that replay a request mix.
+
+Every client walks the mix from its own offset with one kept-alive connection, so concurrent clients
+send different requests (as a search front end does) and the server's product cache sees the mix's
+recurrence, not one request repeated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+import urllib3
+
+Call = Callable[[], None]
+
+
+def stats(latencies_s: Sequence[float], wall_s: float | None = None) -> dict[str, float]:
+    ms = np.asarray(latencies_s) * 1000.0
+    out = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "n": len(ms)}
+    if wall_s:
+        out["rps"] = len(ms) / wall_s
+    return out
+
+
+def rest_client(url: str, bodies: Sequence[bytes]) -> Callable[[int], Call]:
+    """urllib3, one kept-alive connection per client: less client CPU than `requests` on 2 cores."""
+    parts = urllib3.util.parse_url(url)
+    host, path = parts.host or "127.0.0.1", parts.path or "/"
+
+    def make(offset: int) -> Call:
+        pool = urllib3.HTTPConnectionPool(host, parts.port, maxsize=1)
+        headers = {"Content-Type": "application/json"}
+        cycle = itertools.islice(itertools.cycle(bodies), offset, None)
+
+        def call() -> None:
+            response = pool.urlopen("POST", path, body=next(cycle), headers=headers, retries=False)
+            if response.status != 200:
+                raise RuntimeError(f"REST {response.status}: {response.data[:200]!r}")
+
+        return call
+
+    return make
+
+
+def grpc_client(target: str, messages: Sequence[Any]) -> Callable[[int], Call]:
+    """`messages` are SeldonMessage protos, built before the clock starts."""
+    import grpc
+    from seldon_core.proto import prediction_pb2_grpc
+
+    def make(offset: int) -> Call:
+        # One connection per client (own subchannel pool): with several gRPC workers, SO_REUSEPORT
+        # spreads connections, not calls.
+        channel = grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        stub = prediction_pb2_grpc.ModelStub(channel)
+        cycle = itertools.islice(itertools.cycle(messages), offset, None)
+        return lambda: stub.Predict(next(cycle), timeout=30) and None
+
+    return make
+
+
+def load(make_client: Callable[[int], Call], clients: int, seconds: float, offset: int) -> dict[str, float]:
+    """`clients` threads calling back to back for `seconds`; client i starts at `offset + 997 * i`."""
+    results: list[list[float]] = [[] for _ in range(clients)]
+    callers = [make_client(offset + 997 * i) for i in range(clients)]
+    for call in callers:
+        call()  # connect
+    barrier = threading.Barrier(clients + 1)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            callers[i]()
+            results[i].append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    wall = time.perf_counter()
+    for t in threads:
+        t.join()
+    return stats([x for r in results for x in r], time.perf_counter() - wall)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    rest_url: str
+    grpc_target: str
+    metrics_url: str
+
+    def cache_counts(self) -> tuple[float, float]:
+        """(hits, misses) of the product cache, summed over the workers, from the metrics port."""
+        text = requests.get(self.metrics_url, timeout=5).text
+        totals = {"hits": 0.0, "misses": 0.0}
+        for line in text.splitlines():
+            for kind in totals:
+                if line.startswith(f"rankship_product_cache_{kind}_total{{"):
+                    totals[kind] += float(line.rsplit(" ", 1)[1])
+        return totals["hits"], totals["misses"]
+
+
+@contextmanager
+def serving(bundle: Path, flags: list[str], env: dict[str, str]) -> Iterator[Server]:
+    """The real microservice via `python -m model.serving`, stopped by process group."""
+    http, grpc_port, metrics = _free_port(), _free_port(), _free_port()
+    ports = ["--http-port", str(http), "--grpc-port", str(grpc_port), "--metrics-port", str(metrics)]
+    cmd = [sys.executable, "-m", "model.serving", "--bundle", str(bundle), *ports, "--log-level", "WARNING"]
+    proc = subprocess.Popen(
+        [*cmd, *flags],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{http}/health/status", f"{flags} {env}")
+        yield Server(
+            f"http://127.0.0.1:{http}/api/v1.0/predictions",
+            f"127.0.0.1:{grpc_port}",
+            f"http://127.0.0.1:{metrics}/metrics",
+        )
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+        time.sleep(1)  # let the workers' ports go
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            status = requests.get(url, timeout=2)
+            if status.status_code == 200:
+                return
+            # A worker answers only after load(): 503 is a settled refusal (bundle, parity, settings).
+            raise SystemExit(f"not ready ({what}): {status.json()['status']['info']}")
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"the microservice did not come up ({what})")
+        time.sleep(0.3)

@@ -1,0 +1,93 @@
+"""The in-process half of `make bench-serve`: where one request's time goes, stage by stage.
+
+For each request of the mix, in the order `RankshipRanker.predict_raw` runs them:
+
+    parse/validate   JSON bytes -> dict (the wrapper's parser) -> `RequestParser.parse`
+    tokenize         `Scorer.tokens` (product parts from the cache)
+    invoke           `Scorer.invoke` (set input, LiteRT invoke, copy the scores out)
+    rank/serialize   `RankshipRanker.order` + `respond` (body and metrics) -> JSON bytes
+
+and, right after each request's invoke, the floor: LiteRT's own `Interpreter.invoke()` again on the
+tensors already in place (same request, batch size, thread count and moment, so the same CPU noise).
+Every stage is then a multiple of that floor's p50.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from model.serving.bench_load import stats
+from model.serving.seldon_model import RankshipRanker
+
+STAGES = ("parse/validate", "tokenize", "invoke", "rank/serialize")
+Loads = Callable[[bytes], Any]
+Dumps = Callable[[Any], bytes]
+
+
+def stage_times(
+    ranker: RankshipRanker, bodies: Sequence[bytes], count: int, json: tuple[Loads, Dumps]
+) -> dict[str, list[float]]:
+    """Seconds per stage for `count` requests walking `bodies` (cycled), plus their sum ("total")."""
+    scorer = ranker.scorer
+    assert scorer is not None, "load the ranker first"
+    loads, dumps = json
+    out: dict[str, list[float]] = {name: [] for name in (*STAGES, "total", "floor")}
+    for body in itertools.islice(itertools.cycle(bodies), count):
+        t0 = time.perf_counter()
+        request = ranker.parser.parse(loads(body))
+        t1 = time.perf_counter()
+        tokens = scorer.tokens(request.query, request.texts)
+        t2 = time.perf_counter()
+        scores = scorer.invoke(tokens)
+        t3 = time.perf_counter()
+        answer, metrics = ranker.respond(request, ranker.order(request, scores), t0)
+        answer["meta"]["metrics"] = metrics
+        dumps(answer)
+        t4 = time.perf_counter()
+        scorer.interpreter.invoke()
+        t5 = time.perf_counter()
+        spans = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0, t5 - t4)
+        for name, seconds in zip(out, spans, strict=True):
+            out[name].append(seconds)
+    return out
+
+
+def summarise(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    floor_p50_ms = stats(times["floor"])["p50_ms"]
+    out = {}
+    for name, seconds in times.items():
+        row = stats(seconds)
+        row["x_floor"] = row["p50_ms"] / floor_p50_ms
+        out[name] = row
+    return out
+
+
+def cache_sweep(
+    ranker: RankshipRanker, payloads: Sequence[dict[str, Any]], sizes: Sequence[int]
+) -> list[dict[str, float]]:
+    """Tokenize the whole mix once per cache size (a fresh cache each): hit rate and tokenize time."""
+    from model.serving.scorer import ProductCache
+
+    scorer = ranker.scorer
+    assert scorer is not None, "load the ranker first"
+    requests = [ranker.parser.parse({"jsonData": p}) for p in payloads]
+    rows = []
+    for entries in sizes:
+        cache = ProductCache(scorer.tokenizer, entries)
+        latencies = []
+        for r in requests:
+            start = time.perf_counter()
+            scorer.tokenizer.encode_prepared(r.query, cache.products(r.texts))
+            latencies.append(time.perf_counter() - start)
+        counts = cache.counts()
+        looked_up = counts.hits + counts.misses
+        rate = counts.hits / looked_up if looked_up else 0.0
+        rows.append({"entries": entries, "hit_rate": rate, **stats(latencies)})
+    return rows
+
+
+def distinct_products(payloads: Sequence[dict[str, Any]]) -> int:
+    return len({(c["title"], c.get("description")) for p in payloads for c in p["candidates"]})
