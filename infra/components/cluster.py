@@ -57,7 +57,8 @@ def eks_cluster(settings: StackSettings, cluster: EksCluster) -> ClusterHandle:
         enable_server_side_apply=True,
         opts=pulumi.ResourceOptions(depends_on=list(eks.node_groups.values())),
     )
-    return ClusterHandle(cluster.name, provider, eks.kubeconfig, list(eks.node_groups.values()))
+    # Add-ons too: Prometheus's volumes need the EBS CSI driver, NetworkPolicies the CNI's agent.
+    return ClusterHandle(cluster.name, provider, eks.kubeconfig, [*eks.node_groups.values(), *eks.addons])
 
 
 def kubeconfig_path(cluster: ExistingCluster) -> Path:

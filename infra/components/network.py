@@ -24,14 +24,14 @@ class Vpc(pulumi.ComponentResource):
     def __init__(self, name: str, args: VpcArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rankship:aws:Vpc", name, None, opts)
         cluster = args.cluster
-        child = pulumi.ResourceOptions(parent=self)
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=str(cluster.vpc_cidr),
             enable_dns_hostnames=True,  # EKS nodes register by their private DNS names
             enable_dns_support=True,
             tags={"Name": cluster.name},
-            opts=child,
+            # Everything in the cluster lives in it: `pulumi state unprotect` before a deliberate delete.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self.vpc_id = vpc.id
         layout = subnet_layout(cluster)

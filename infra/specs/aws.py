@@ -21,6 +21,9 @@ EKS_NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 )
 EKS_CLUSTER_POLICY = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")
 EKS_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 EKS_EDIT_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 # Read-only, Secrets included: `pulumi preview`/`refresh` read Helm releases, whose state Helm keeps in Secrets.
@@ -71,6 +74,36 @@ class ZoneSubnets:
     zone: str
     private: IPv4Network
     public: IPv4Network
+
+
+@dataclass(frozen=True)
+class ManagedAddon:
+    """An EKS managed add-on. No version pinned: EKS installs the default for the cluster's Kubernetes
+    version, and a cluster upgrade is the moment to move it (`aws eks describe-addon-versions`)."""
+
+    name: str
+    configuration: dict[str, Any]
+    before_nodes: bool  # the CNI must be configured before nodes join; the CSI controller needs nodes
+
+
+# The VPC CNI only enforces NetworkPolicies with its network policy agent on (CNI 1.14+, EKS 1.25+); without
+# it the serving namespace's default-deny policy is written down and ignored.
+EKS_ADDONS = (
+    ManagedAddon("vpc-cni", {"enableNetworkPolicy": "true"}, before_nodes=True),
+    # Prometheus's persistent volumes (EBS gp3) need the EBS CSI driver: EKS ships no in-tree EBS provisioner.
+    ManagedAddon("aws-ebs-csi-driver", {}, before_nodes=False),
+)
+
+
+def control_plane_log_group(cluster: EksCluster) -> str:
+    """The log group EKS writes control-plane logs to; created first, with retention, so EKS adopts it."""
+    return f"/aws/eks/{cluster.name}/cluster"
+
+
+def node_group_name_prefix(pool: NodePool) -> str:
+    """Node groups are named by prefix: a replacement (instance type, disk, AMI) can then create the new
+    group before deleting the old one, so the pool never drops to zero nodes."""
+    return f"{pool.name}-"
 
 
 def subnet_layout(cluster: EksCluster) -> list[ZoneSubnets]:

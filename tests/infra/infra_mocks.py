@@ -37,6 +37,8 @@ class Registered:
     parent: str
     dependencies: list[str]
     custom: bool
+    protect: bool = False
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -109,6 +111,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     custom=bool(request.custom),
+                    protect=bool(request.protect),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response

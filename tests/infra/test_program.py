@@ -277,3 +277,50 @@ def test_main_rejects_bad_settings_before_declaring_anything(monkeypatch: pytest
         run_main(raw, monitor, monkeypatch)
     assert "Pulumi.dev.yaml rankship:settings" in str(caught.value)
     assert monitor.registered == []
+
+
+def test_cluster_vpc_and_node_groups_are_protected_and_groups_replace_create_first(
+    runs: dict[str, ProgramRun],
+) -> None:
+    run = runs["prod"]
+    assert run.named("aws:eks/cluster:Cluster", "rankship-prod").protect
+    assert run.named("aws:ec2/vpc:Vpc", "rankship-prod-network-vpc").protect
+    for group in run.of_type(NODE_GROUP):
+        assert group.protect and not group.delete_before_replace, group.name
+        # A prefix, not a fixed name: the replacement group can exist beside the old one.
+        assert "nodeGroupName" not in group.inputs
+    prefixes = sorted(g.inputs["nodeGroupNamePrefix"] for g in run.of_type(NODE_GROUP))
+    assert prefixes == ["serving-", "system-"]
+
+
+def test_control_plane_logs_have_retention_and_exist_before_the_cluster(runs: dict[str, ProgramRun]) -> None:
+    run = runs["prod"]
+    logs = run.named("aws:cloudwatch/logGroup:LogGroup", "rankship-prod-control-plane-logs")
+    assert logs.inputs["name"] == "/aws/eks/rankship-prod/cluster" and logs.inputs["retentionInDays"] == 90
+    assert logs.urn in run.named("aws:eks/cluster:Cluster", "rankship-prod").dependencies
+
+
+def test_vpc_cni_enforces_network_policies_and_ebs_csi_runs_with_its_own_role(
+    runs: dict[str, ProgramRun],
+) -> None:
+    run = runs["prod"]
+    cni = run.named("aws:eks/addon:Addon", "rankship-prod-vpc-cni")
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    for group in run.of_type(NODE_GROUP):  # nodes join with the CNI already configured
+        assert cni.urn in group.dependencies, group.name
+    ebs = run.named("aws:eks/addon:Addon", "rankship-prod-aws-ebs-csi-driver")
+    assert ebs.inputs["serviceAccountRoleArn"].endswith(":role/rankship-prod-ebs-csi")
+    trust = json.loads(run.named("aws:iam/role:Role", "rankship-prod-ebs-csi").inputs["assumeRolePolicy"])
+    subject = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:ebs-csi-controller-sa" in subject.values()
+    # Prometheus (its volumes) installs after the CSI driver.
+    assert ebs.urn in run.named(RELEASE, "kube-prometheus-stack").dependencies
+
+
+def test_api_endpoint_is_private_without_listed_cidrs(kubeconfig_file: Path) -> None:
+    raw = filled(raw_settings("prod"))
+    raw["cluster"].pop("public_access_cidrs")
+    run = run_program(settings_of(raw), "prod")
+    vpc = run.named("aws:eks/cluster:Cluster", "rankship-prod").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is False and "publicAccessCidrs" not in vpc
+    assert vpc["endpointPrivateAccess"] is True
