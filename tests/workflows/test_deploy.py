@@ -77,8 +77,8 @@ def verify_step(
         "FAKE_VERIFY_RC": str(verify_rc),
     }
     (step,) = [s for s in deploy_steps() if s.get("name") == VERIFY_STEP]
-    # GitHub runs `run:` scripts with `bash -e -o pipefail`.
-    cmd = [bash, "-e", "-o", "pipefail", "-c", step["run"]]
+    # As the workflow's defaults.run.shell runs it: `bash --noprofile --norc -euo pipefail`.
+    cmd = [bash, "--noprofile", "--norc", "-euo", "pipefail", "-c", step["run"]]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
     return done, log.read_text(encoding="utf-8").splitlines()
 

@@ -89,9 +89,11 @@ def wait_step(tmp_path: Path, outcome: str) -> tuple[subprocess.CompletedProcess
         "JOB": "rankship-train-r1",
         "DEADLINE": "60",
     }
-    # GitHub runs `run:` scripts with `bash -e`: a failing command must not end the step before the logs.
+    # As the workflow's defaults.run.shell runs it (`bash -euo pipefail`): a failing command must not end the step
+    # before the logs.
     script = step("train-cluster", WAIT_STEP)["run"]
-    done = subprocess.run([bash, "-e", "-c", script], env=env, capture_output=True, text=True, timeout=20)
+    cmd = [bash, "--noprofile", "--norc", "-euo", "pipefail", "-c", script]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
     return done, log.read_text(encoding="utf-8").splitlines()
 
 

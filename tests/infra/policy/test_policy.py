@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import copy
-import runpy
-import sys
-import types
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -243,39 +239,4 @@ def test_is_gpu_instance_type_knows_nvidia_families_only() -> None:
     )
 
 
-def _fake_pulumi_policy(captured: dict[str, Any]) -> types.ModuleType:
-    """Stands in for pulumi_policy (not installed in the main environment): records what the pack declares."""
-    module = types.ModuleType("pulumi_policy")
-
-    class ResourceValidationPolicy:
-        def __init__(self, name: str, description: str, validate: Any) -> None:
-            self.name, self.description, self.validate = name, description, validate
-
-    def policy_pack(name: str, enforcement_level: str, policies: list[Any]) -> None:
-        captured.update(name=name, level=enforcement_level, policies=policies)
-
-    module.EnforcementLevel = types.SimpleNamespace(MANDATORY="mandatory")  # type: ignore[attr-defined]
-    module.PolicyPack = policy_pack  # type: ignore[attr-defined]
-    module.ResourceValidationPolicy = ResourceValidationPolicy  # type: ignore[attr-defined]
-    module.StackValidationPolicy = ResourceValidationPolicy  # type: ignore[attr-defined]
-    module.ReportViolation = Any  # type: ignore[attr-defined]
-    module.ResourceValidationArgs = Any  # type: ignore[attr-defined]
-    module.StackValidationArgs = Any  # type: ignore[attr-defined]
-    return module
-
-
-def test_policy_pack_wraps_every_rule_as_mandatory(monkeypatch: pytest.MonkeyPatch) -> None:
-    captured: dict[str, Any] = {}
-    pack_dir = Path(rules.__file__).parent
-    monkeypatch.setitem(sys.modules, "pulumi_policy", _fake_pulumi_policy(captured))
-    runpy.run_path(str(pack_dir / "__main__.py"), run_name="__main__")
-    assert captured["level"] == "mandatory"
-    names = [r.name for r in rules.RULES] + [r.name for r in rules.STACK_RULES]
-    assert [p.name for p in captured["policies"]] == names
-
-    reported: list[str] = []
-    bad = sdep(predictor("stable", 70))
-    args = types.SimpleNamespace(resource_type=bad.type, name="search-ranker", props=bad.props)
-    traffic = next(p for p in captured["policies"] if p.name == "traffic-weights")
-    traffic.validate(args, lambda message, urn: reported.append(message))
-    assert len(reported) == 1 and "sums to 70" in reported[0]
+# The pack itself (`__main__.py` under the real pulumi_policy, over gRPC): tests/infra/policy/test_pack.py.
