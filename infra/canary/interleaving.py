@@ -14,9 +14,13 @@ interleaving that cannot tell the two apart is no reason to stop a canary whose 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from infra.canary.prometheus import PrometheusError, Series
 from infra.canary.queries import Target
+from infra.settings.serving import Interleave
 from infra.specs import naming as n
 
 METRIC = "rankship_interleaving_total"
@@ -85,3 +89,29 @@ def tally_from(values: dict[str, float]) -> Tally:
     if unknown:
         raise ValueError(f"{METRIC}: unknown winner label {unknown[0]!r}")
     return Tally(*(round(values.get(w, 0.0)) for w in ("canary", "stable", "tie")))
+
+
+class RangeQuerier(Protocol):
+    def range_query(self, expr: str, start: float, end: float, step_s: float) -> list[Series]: ...
+
+
+def measure_interleaving(
+    prom: RangeQuerier, target: Target, settings: Interleave, times: Sequence[float]
+) -> list[InterleavingResult]:
+    """One result per evaluation time (newest first, evenly spaced like `measure.evaluation_times`), each
+    over the `settings.window` ending there, from one range query. Raises PrometheusError."""
+    step = times[0] - times[1] if len(times) > 1 else 60.0
+    series = prom.range_query(tally_query(target, settings.window), times[-1], times[0], step)
+    results = []
+    for at in times:
+        values: dict[str, float] = {}
+        for s in series:
+            found = [v for t, v in s.points.items() if abs(t - at) < 1e-3]
+            if found:
+                values[s.labels.get("winner", "")] = found[0]
+        try:
+            tally = tally_from(values)
+        except ValueError as e:
+            raise PrometheusError(str(e)) from e
+        results.append(judge_interleaving(tally, settings.min_decided, settings.alpha))
+    return results

@@ -121,10 +121,16 @@ class LocalInterleaving:
 
     def predict(self, request: dict[str, Any], puid: str | None = None) -> dict[str, Any]:
         """The interleaved answer: both children in parallel, then the combiner (the executor's order)."""
+        return self.predict_timed(request, puid)[0]
+
+    def predict_timed(self, request: dict[str, Any], puid: str | None = None) -> tuple[dict[str, Any], float]:
+        """The interleaved answer and the milliseconds the combiner's hop took (for the benchmark)."""
         request = {**request, "meta": {"puid": puid or uuid.uuid4().hex}}
         futures = [self.pool.submit(self._post, c.url + PREDICT, request) for c in self.children]
         answers = [f.result() for f in futures]
-        return self._post(self.combiner.url + AGGREGATE, {"seldonMessages": answers})
+        start = time.perf_counter()
+        combined = self._post(self.combiner.url + AGGREGATE, {"seldonMessages": answers})
+        return combined, (time.perf_counter() - start) * 1000.0
 
     def single(self, request: dict[str, Any]) -> dict[str, Any]:
         """One ranker alone (what a plain predictor's executor does): the overhead benchmark's baseline."""

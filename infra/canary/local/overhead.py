@@ -73,15 +73,16 @@ def measure(
         timed(live.single, requests[:20])  # warm-up: connections, first allocations
         timed(live.predict, requests[:20])
         # Alternating blocks, so that a slow spell of this shared machine hits both alike.
-        single, interleaved = [], []
+        single, interleaved, combiner = [], [], []
         for i in range(0, n, 50):
             single += timed(live.single, requests[i : i + 50])
-            interleaved += timed(live.predict, requests[i : i + 50])
-    return {"single": single, "interleaved": interleaved}
+            interleaved += timed(lambda r: combiner.append(live.predict_timed(r)[1]), requests[i : i + 50])
+    return {"single": single, "interleaved": interleaved, "combiner": combiner}
 
 
 def report(results: dict[str, list[float]], candidates: int) -> str:
     (s50, s99), (i50, i99) = percentiles(results["single"]), percentiles(results["interleaved"])
+    c50, c99 = percentiles(results["combiner"])
     return "\n".join(
         [
             f"| path ({candidates} candidates, {len(results['single'])} requests) | p50 ms | p99 ms |",
@@ -89,6 +90,7 @@ def report(results: dict[str, list[float]], candidates: int) -> str:
             f"| single ranker | {s50:.1f} | {s99:.1f} |",
             f"| interleaving: 2 rankers in parallel + combiner | {i50:.1f} | {i99:.1f} |",
             f"| overhead | +{i50 - s50:.1f} | +{i99 - s99:.1f} |",
+            f"| of which the combiner's hop (aggregate call) | {c50:.1f} | {c99:.1f} |",
         ]
     )
 

@@ -131,15 +131,19 @@ class Row:
     interleaving: int | None
 
 
-def run_seed(seed: int, deltas: Sequence[float], queries: int, users: ClickModel) -> list[Row]:
+def run_seed(
+    seed: int, deltas: Sequence[float], queries: int, users: ClickModel, shared: bool = True
+) -> list[Row]:
+    """`shared` False: the canary's noise is drawn on its own (rankers that disagree everywhere)."""
     frame = generate(SyntheticConfig(products=3000, queries=queries, candidates_per_query=30), seed)
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal(len(frame))
+    canary_noise = noise if shared else rng.standard_normal(len(frame))
     stable = noisy_scores(frame, STABLE_SIGMA, noise)
     base = ndcg(frame, stable)
     rows = []
     for delta in deltas:
-        canary = noisy_scores(frame, canary_sigma(frame, noise, base + delta), noise)
+        canary = noisy_scores(frame, canary_sigma(frame, canary_noise, base + delta), canary_noise)
         pair = compare(frame, stable, canary, users)
         ab = needed(partial(_ab, pair, rng))
         il = needed(partial(_il, pair, rng))
@@ -186,12 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--deltas", type=float, nargs="+", default=[0.01, 0.02, 0.05, 0.1])
     p.add_argument("--queries", type=int, default=300, help="synthetic queries per seed (30 candidates each)")
+    p.add_argument("--independent-noise", action="store_true", help="canary noise not shared with stable")
     args = p.parse_args(argv)
     users = ClickModel()
     print(f"click model: {users}; stable sigma {STABLE_SIGMA}; alpha {ALPHA}, power {POWER}", flush=True)
     rows = []
     for seed in range(1, args.seeds + 1):
-        rows += run_seed(seed, args.deltas, args.queries, users)
+        rows += run_seed(seed, args.deltas, args.queries, users, shared=not args.independent_noise)
         print(f"seed {seed} done", flush=True)
     print(table(rows))
     return 0

@@ -7,11 +7,14 @@ import pytest
 from infra.canary.interleaving import (
     Tally,
     judge_interleaving,
+    measure_interleaving,
     sign_test_p,
     tally_from,
     tally_query,
 )
+from infra.canary.prometheus import PrometheusError, Series
 from infra.canary.queries import Target
+from infra.settings.serving import Interleave
 
 
 def test_sign_test_by_hand() -> None:
@@ -65,3 +68,36 @@ def test_tally_from_rounds_increase_and_names_unknown_labels() -> None:
     assert tally_from({"canary": 3.9, "stable": 1.2}) == Tally(canary=4, stable=1, tie=0)
     with pytest.raises(ValueError, match="unknown winner label 'shadow'"):
         tally_from({"shadow": 1.0})
+
+
+class Recorder:
+    def __init__(self, series: list[Series]) -> None:
+        self.series, self.calls = series, []  # type: ignore[var-annotated]
+
+    def range_query(self, expr: str, start: float, end: float, step_s: float) -> list[Series]:
+        self.calls.append((expr, start, end, step_s))
+        return self.series
+
+
+def test_measure_reads_each_evaluation_time_from_one_range_query() -> None:
+    t = 1000.0
+    prom = Recorder(
+        [
+            Series({"winner": "canary"}, {t: 12.0, t - 60: 3.0}),
+            Series({"winner": "stable"}, {t: 2.0}),
+            Series({"winner": "tie"}, {t: 40.0, t - 60: 10.0}),
+        ]
+    )
+    target = Target("ns", "m", "aaaaaaaaaaaa", "bbbbbbbbbbbb")
+    newest, older = measure_interleaving(prom, target, Interleave(weight=10, min_decided=10), [t, t - 60])
+    assert prom.calls == [(tally_query(target, "1h"), t - 60, t, 60.0)]
+    # 12 vs 2: P(X <= 2) = (1 + 14 + 91) / 2^14 = 106/16384, two-sided 0.01294: canary preferred.
+    assert newest.tally == Tally(canary=12, stable=2, tie=40) and newest.ok is True
+    assert newest.p_value == pytest.approx(212 / 16384)
+    assert older.tally == Tally(canary=3, stable=0, tie=10) and older.ok is None  # 3 decided < 10
+
+
+def test_measure_names_a_bad_winner_label() -> None:
+    prom = Recorder([Series({"winner": "shadow"}, {5.0: 1.0})])
+    with pytest.raises(PrometheusError, match="unknown winner label 'shadow'"):
+        measure_interleaving(prom, Target("ns", "m", "a" * 12, "b" * 12), Interleave(weight=10), [5.0])
