@@ -270,7 +270,7 @@ def test_plans_outlive_an_open_pr_and_deploy_refuses_an_expired_one() -> None:
     )
     assert "update-branch" in renew["run"] and renew["env"]["DAYS"] == "75"
     find = step(WORKFLOW_DIR / "infra-deploy.yml", "plan", "The merged PR's preview run")["run"]
-    assert "--workflow ci.yml" in find and ".expired | not" in find
+    assert "--workflow ci.yml" in find and "(.expired | not)" in find
 
 
 # --- deploy PRs ---------------------------------------------------------------------------------------------------
@@ -410,3 +410,45 @@ def test_shellcheck_catches_an_unquoted_expansion(tmp_path: Path) -> None:
     bad.write_text("on: push\njobs:\n  x:\n    steps:\n      - name: oops\n        run: rm -rf $DIR/*\n")
     done = _shellcheck(bad)
     assert done.returncode == 1 and "SC2086" in done.stdout and "job x step 1 (oops): line 1" in done.stdout
+
+
+FAKE_GH_PRS = """#!/usr/bin/env bash
+echo "gh $*" >> "$FAKE_LOG"
+case "$1 $2" in
+  "pr list") printf '11 aaa\\n12 bbb\\n13 ccc\\n' ;;
+  "run list")
+    case "$*" in
+      *"--commit aaa"*) echo "2020-01-01T00:00:00Z" ;;   # ancient: its plans are about to expire
+      *"--commit bbb"*) date -u +%Y-%m-%dT%H:%M:%SZ ;;   # fresh
+      *) ;;                                             # no ci run at all
+    esac ;;
+  "api -X") [ "$FAKE_UPDATE" = ok ] || { echo "HTTP 422: no new commits" >&2; exit 1; } ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("update", "followup"), [("ok", None), ("fails", "gh pr comment 11 --repo o/r --body")]
+)
+def test_long_open_prs_get_their_branch_updated_or_a_comment(
+    tmp_path: Path, update: str, followup: str | None
+) -> None:
+    script = step(
+        DRIFT,
+        "renew-plans",
+        "Update PRs whose plans would expire before they merge (or ask their authors to push)",
+    )
+    log = tmp_path / "gh.log"
+    env = {
+        "FAKE_LOG": str(log),
+        "FAKE_UPDATE": update,
+        "REPO": "o/r",
+        "DAYS": "75",
+        "RUNNER_TEMP": str(tmp_path),
+    }
+    done = run_script(script["run"], env, tmp_path, {"gh": FAKE_GH_PRS})
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = [c for c in log.read_text().splitlines() if not c.startswith(("gh pr list", "gh run list"))]
+    assert calls[0] == "gh api -X PUT repos/o/r/pulls/11/update-branch -f expected_head_sha=aaa"
+    assert calls[1:] == ([] if followup is None else [c for c in calls[1:] if c.startswith(followup)])
+    assert len(calls) == (1 if followup is None else 2)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -12,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.workflows.workflow_files import run_script, step
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / ".github" / "workflows" / "infra-deploy.yml"
@@ -105,3 +108,58 @@ def test_a_failed_verification_fails_the_deploy(tmp_path: Path) -> None:
     done, calls = verify_step(tmp_path, "10.0.0.7", verify_rc=1)
     assert done.returncode == 1
     assert calls[-2].endswith("--ingress http://10.0.0.7")
+
+
+# Answers like gh after its --jq filter: the merged PR's head, its ci run, that run's artifacts one per line.
+FAKE_GH = """#!/usr/bin/env bash
+echo "gh $*" >> "$FAKE_LOG"
+case "$1 $2" in
+  "api repos/o/r/commits/$SHA/pulls") printf '%s\\n' "$FAKE_HEAD" ;;
+  "run list") printf '%s\\n' "$FAKE_RUN" ;;
+  "api repos/o/r/actions/runs/$FAKE_RUN/artifacts") printf '%s\\n' "$FAKE_ARTIFACTS" ;;
+  *) echo "fake gh: unexpected $*" >&2; exit 9 ;;
+esac
+"""
+
+
+def plan_step(tmp_path: Path, head: str, run: str, artifacts: list[dict[str, Any]]) -> tuple[int, str, str]:
+    output = tmp_path / "github_output"
+    env = {
+        "FAKE_LOG": str(tmp_path / "gh.log"),
+        "FAKE_HEAD": head,
+        "FAKE_RUN": run,
+        "FAKE_ARTIFACTS": "\n".join(json.dumps(a) for a in artifacts),
+        "REPO": "o/r",
+        "SHA": "c0ffee",
+        "STACKS": '["prod","staging"]',
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(output),
+    }
+    script = step(DEPLOY, "plan", "The merged PR's preview run")["run"]
+    done = run_script(script, env, tmp_path, {"gh": FAKE_GH})
+    return done.returncode, done.stdout + done.stderr, output.read_text() if output.exists() else ""
+
+
+def test_deploy_finds_the_reviewed_plans_in_the_merged_prs_ci_run(tmp_path: Path) -> None:
+    plans = [{"name": f"pulumi-plan-{s}", "expired": False} for s in ("prod", "staging")]
+    rc, log, output = plan_step(
+        tmp_path, "abc123", "4242", [{"name": "manifest-summary", "expired": False}, *plans]
+    )
+    assert rc == 0, log
+    assert output == "run_id=4242\n"
+    calls = (tmp_path / "gh.log").read_text()
+    assert "run list --repo o/r --workflow ci.yml --commit abc123 --status success" in calls
+
+
+def test_deploy_refuses_an_expired_or_missing_plan_before_any_stack_starts(tmp_path: Path) -> None:
+    expired = [
+        {"name": "pulumi-plan-prod", "expired": False},
+        {"name": "pulumi-plan-staging", "expired": True},
+    ]
+    rc, log, output = plan_step(tmp_path / "a", "abc123", "4242", expired)
+    assert rc == 1 and output == ""
+    assert "ci run 4242 has no unexpired plan for stack staging" in log and "use-plan off" in log
+    rc, log, _ = plan_step(tmp_path / "b", "", "4242", [])
+    assert rc == 1 and "is not the merge of a reviewed PR" in log
+    rc, log, _ = plan_step(tmp_path / "c", "abc123", "", [])
+    assert rc == 1 and "no successful ci run for PR head abc123" in log

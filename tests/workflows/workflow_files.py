@@ -48,7 +48,7 @@ def run_script(
     if bash is None:
         pytest.skip("bash is not installed")
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (fakes or {}).items():
         tool = bin_dir / name
         tool.write_text(text, encoding="utf-8")
