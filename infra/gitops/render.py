@@ -123,8 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stacks = known if args.all else args.stack
     unknown = [s for s in stacks if s not in known]
     if unknown or not stacks:
+        where = f"Pulumi.<stack>.yaml in {args.root.resolve()}"
         p.error(
-            f"unknown stack {unknown[0]!r}: no Pulumi.{unknown[0]}.yaml" if unknown else "no stacks found"
+            f"unknown stack {unknown[0]!r}: no Pulumi.{unknown[0]}.yaml; known stacks: {', '.join(known)}"
+            if unknown and known
+            else f"unknown stack {unknown[0]!r}: no {where} at all"
+            if unknown
+            else f"no stacks found: no {where}"
         )
     worst = 0
     for stack in stacks:

@@ -54,7 +54,7 @@ _DIGEST_REF = re.compile(
 )
 
 
-def _pinned_image(value: str) -> str:
+def pinned_image(value: str) -> str:
     if _DIGEST_REF.fullmatch(value):
         return value
     if "@" not in value:
@@ -62,7 +62,7 @@ def _pinned_image(value: str) -> str:
     raise ValueError(f"image {value!r} is not <repo>@sha256:<64 lowercase hex>")
 
 
-Image = Annotated[str, AfterValidator(_pinned_image)]
+Image = Annotated[str, AfterValidator(pinned_image)]
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                       2922, 3288, 3653)  # fmt: skip

@@ -32,7 +32,8 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from infra.gitops.atomic import write_text_atomic
-from infra.settings.serving import CanaryAnalysis, ModelSettings
+from infra.settings.cluster import pinned_image
+from infra.settings.serving import BUNDLE_ID_PATTERN, CanaryAnalysis, ModelSettings
 from infra.settings.stack import (
     SETTINGS_KEY,
     SettingsError,
@@ -134,8 +135,6 @@ def stable_uri(root: Path, stack: str, model_name: str | None) -> str:
 def bundle_uri(root: Path, stack: str, bundle_id: str, model_name: str | None) -> str:
     """The URI a bundle gets in a stack's bundle store: the stable bundle's bucket, keyed by content hash."""
     source = str(stack_file(stack, root))
-    if not re.fullmatch(r"[0-9a-f]{64}", bundle_id):
-        raise SettingsError(source, [f"--bundle-id must be 64 lowercase hex characters, got {bundle_id!r}"])
     model = select_model(load_stack_settings(stack, root), model_name, source)[1]
     return f"s3://{model.stable.bundle.bucket}/bundles/{bundle_id}/"
 
@@ -148,6 +147,23 @@ def stacks_with_canary(root: Path, only: str | None) -> list[str]:
     return [s for s in chosen if any(m.canary is not None for m in load_stack_settings(s, root).models)]
 
 
+def bundle_id_arg(value: str) -> str:
+    """--bundle-id, checked before any file is read: a malformed id must not surface as a settings error."""
+    if not re.fullmatch(BUNDLE_ID_PATTERN, value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a bundle id: expected the 64 lowercase hex characters of the bundle's sha256 "
+            "(`make demo` prints it; artifacts/latest.json has it as bundle_id)"
+        )
+    return value
+
+
+def image_arg(value: str) -> str:
+    try:
+        return pinned_image(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra.settings.deploy", description=__doc__.split("\n")[0])
     p.add_argument(
@@ -156,9 +172,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sc = sub.add_parser("set-canary", help="make a bundle the canary at the first traffic step")
     sc.add_argument("--stack", required=True)
-    sc.add_argument("--bundle-id", required=True, help="sha256 of the bundle's MANIFEST (64 hex)")
+    sc.add_argument(
+        "--bundle-id", required=True, type=bundle_id_arg, help="sha256 of the bundle's MANIFEST (64 hex)"
+    )
     sc.add_argument("--bundle-uri", required=True, help="s3://<bucket>/bundles/<bundle-id>/")
-    sc.add_argument("--image", required=True, help="serving image pinned by digest: <repo>@sha256:<64 hex>")
+    sc.add_argument(
+        "--image",
+        required=True,
+        type=image_arg,
+        help="serving image pinned by digest: <repo>@sha256:<64 hex>",
+    )
     sc.add_argument("--model", help="model name; needed only when the stack serves several")
     sc.add_argument("--replace", action="store_true", help="abandon a different live canary")
     su = sub.add_parser("stable-uri", help="print the URI of the stable bundle")
@@ -166,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     su.add_argument("--model")
     bu = sub.add_parser("bundle-uri", help="print the URI a bundle gets in the stack's bundle store")
     bu.add_argument("--stack", required=True)
-    bu.add_argument("--bundle-id", required=True)
+    bu.add_argument("--bundle-id", required=True, type=bundle_id_arg)
     bu.add_argument("--model")
     ca = sub.add_parser("canaries", help="print the stacks that have a canary, as a JSON list")
     ca.add_argument("--only", help="consider only this stack")

@@ -16,6 +16,8 @@ from pydantic import AfterValidator, Field, model_validator
 from infra.settings.cluster import Duration, Frozen, Image, Name
 
 VERSION_LENGTH = 12
+# The bundle id: sha256 hex of the bundle's MANIFEST (model/release/bundle.py writes it).
+BUNDLE_ID_PATTERN = r"^[0-9a-f]{64}$"
 
 
 def _quantity(value: str) -> str:
@@ -48,7 +50,7 @@ ScoreBuckets = Annotated[tuple[ScoreEdge, ...], AfterValidator(_score_buckets)]
 
 
 class Bundle(Frozen):
-    id: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 hex of the bundle's MANIFEST")
+    id: str = Field(pattern=BUNDLE_ID_PATTERN, description="sha256 hex of the bundle's MANIFEST")
     uri: str = Field(description="s3://<bucket>/bundles/<id>/")
 
     @model_validator(mode="after")

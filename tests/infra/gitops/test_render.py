@@ -13,6 +13,7 @@ import yaml
 
 from infra.gitops.manifests import KUSTOMIZATION, read_files
 from infra.gitops.render import drift, main, render_stack, write_atomically
+from infra.settings.stack import stack_names
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -164,4 +165,6 @@ def test_unknown_stack_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as e:
         render_cli(repo, "--stack", "prodd")
     assert e.value.code == 2
-    assert "unknown stack 'prodd': no Pulumi.prodd.yaml" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown stack 'prodd': no Pulumi.prodd.yaml; known stacks: " in err
+    assert ", ".join(stack_names(repo)) in err

@@ -97,20 +97,26 @@ def test_several_models_need_model(repo: Path, capsys: pytest.CaptureFixture[str
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (
-            {"image": "registry.example.com/ranker:latest"},
-            "models[1].canary.image: Value error, image must be pinned",
-        ),
-        ({"bundle": "F6" * 32}, "models[1].canary.bundle.id"),
+        ({"image": "registry.example.com/ranker:latest"}, "argument --image: image must be pinned by digest"),
+        ({"bundle": "F6" * 32}, f"argument --bundle-id: '{'F6' * 32}' is not a bundle id"),
     ],
 )
-def test_invalid_values_write_nothing(
-    repo: Path, capsys: pytest.CaptureFixture[str], kwargs: dict[str, str], message: str
+@pytest.mark.parametrize("extra", [(), ("--replace",)])
+def test_malformed_arguments_are_named_before_the_settings_are_read(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    kwargs: dict[str, str],
+    message: str,
+    extra: tuple[str, ...],
 ) -> None:
+    """Not "already has canary" and not a pydantic pattern: the argument itself is what is wrong."""
     before = settings_file(repo)
-    assert set_canary(repo, "--model", "reco-ranker", **kwargs) == 2
+    with pytest.raises(SystemExit) as e:
+        set_canary(repo, "--model", "search-ranker", *extra, **kwargs)
+    assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "after set-canary" in err and message.split(": Value error, ")[0] in err
+    assert message in err
+    assert "already has canary" not in err and "pattern" not in err
     assert settings_file(repo) == before
     assert [p.name for p in repo.iterdir()] == ["Pulumi.fixture.yaml"]  # no temp file left
 
@@ -170,11 +176,10 @@ def test_reads_for_the_workflows(repo: Path, capsys: pytest.CaptureFixture[str])
         == 0
     )
     assert capsys.readouterr().out == f"s3://rankship-fixture/bundles/{NEW}/\n"
-    assert (
+    with pytest.raises(SystemExit) as e:
         main(["--root", str(repo), "bundle-uri", "--stack", "fixture", "--model", "x", "--bundle-id", "abc"])
-        == 2
-    )
-    assert "--bundle-id must be 64 lowercase hex" in capsys.readouterr().err
+    assert e.value.code == 2
+    assert "'abc' is not a bundle id" in capsys.readouterr().err
     assert main(["--root", str(repo), "canaries"]) == 0
     assert json.loads(capsys.readouterr().out) == ["fixture"]
 
