@@ -18,9 +18,20 @@ from pathlib import Path
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Only the settings here: TensorFlow, pandas and the steps load after the arguments parse, so --help and
+# a usage error answer at once.
 from model.config import PRESETS, ConfigError, PipelineConfig, load_config
 
 STEPS = ("data", "train", "optimize", "evaluate", "package", "pipeline")
+EXAMPLES = """examples:
+  python -m model pipeline --preset tiny --out /tmp/run      the whole run on a tiny catalog (~2 min)
+  python -m model pipeline --out artifacts                   the default run (what `make demo` does)
+  python -m model pipeline --config model/configs/crowdflower.yaml --out /tmp/cf
+  python -m model pipeline --baseline artifacts/bundles/<id>   compare with the bundle in production
+  python -m model train --out /tmp/run                       one step; it reads /tmp/run/work/
+  python -m model tune --preset tiny --out /tmp/tune         hyperparameter search -> tune/best.yaml
+
+exit codes: 0 ok, 1 quality gate failed, 2 bad input, 3 storage (train-job)."""
 EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_STORAGE_FAILED = 1, 2, 3
 
 
@@ -28,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m model",
         description="Train, optimize, evaluate and package a Transformer search ranker.",
-        epilog="Exit codes: 0 ok, 1 quality gate failed, 2 bad input, 3 storage (train-job).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="YAML file overriding the preset (see model/config.py)")
@@ -39,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("artifacts"), help="output directory (default: artifacts)"
     )
     common.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    common.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's and the converter's own messages"
+    )
     sub = p.add_subparsers(dest="step", required=True, metavar="STEP")
     helps = {
         "data": "load or generate the data set and split it by query",
@@ -55,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
     )
     job = sub.add_parser("train-job", help=job_help, description=job_help)
     job.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    job.add_argument("--verbose", action="store_true", help="show TensorFlow's own messages")
     for step in STEPS:
         sp = sub.add_parser(step, parents=[common], help=helps[step], description=helps[step])
         if step in ("evaluate", "pipeline"):
@@ -108,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     if args.step in ("package", "pipeline"):
         result = step_package(cfg, ws, dict(timer.seconds))
         print(f"report: {result.report}")
+        from model.release.runs import record_run
+
+        if record_run(cfg, result.record, ws.report, args.out):
+            print("run history: recorded (`make runs` compares the runs)")
         if not result.passed:
             print("gate: FAILED — no variant passed every bound; see the report", file=sys.stderr)
             return EXIT_GATE_FAILED
@@ -138,12 +158,16 @@ def _train_job(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from model import console
+
+    console.setup(args.verbose)
     from model.data.schema import DataError
     from model.pipeline import StepOrderError
+    from model.preflight import check_inputs
     from model.release.bundle import BundleError
     from model.text.tokenizer import TokenizerError
 
-    args = parser().parse_args(argv)
     if args.step == "train-job":
         return _train_job(args)
     for flag in ("config", "baseline"):
@@ -153,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
     start = time.perf_counter()
     try:
+        # Every input is checked before the first step starts: a bad --baseline must not cost a training.
+        check_inputs(args.step, _config(args), args.out, getattr(args, "baseline", None))
+        if args.step not in ("data", "package"):
+            console.import_tensorflow()
         code = run(args)
     except (ConfigError, DataError, BundleError, StepOrderError, TokenizerError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from model import console
 from model import pipeline as pl
 from model.config import PipelineConfig
 from model.data import load
@@ -105,10 +106,16 @@ def step_evaluate(
     test = encode_split(splits.test, tokenizer)
     bench = latency_tokens(test, cfg.evaluate.latency_candidates, cfg.data.seed)
     variants = []
-    for raw in optimized["variants"]:
-        variant = VariantResult(**raw)
-        scorer = open_scorer(Path(variant.path), variant.kind, cfg.evaluate.litert_threads, variant.name)
-        variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, progress))
+    with console.progress(len(optimized["variants"]), "evaluate", "variant", progress) as bar:
+        for raw in optimized["variants"]:
+            variant = VariantResult(**raw)
+            with console.native_output():  # LiteRT announces its XNNPACK delegate
+                scorer = open_scorer(
+                    Path(variant.path), variant.kind, cfg.evaluate.litert_threads, variant.name
+                )
+            variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, False))
+            bar.set_postfix_str(f"last: {variant.name}", refresh=False)
+            bar.update()
     bm25 = ranking_metrics(splits.test, bm25_scores(splits.test), k=10)
     summary = pl.data_summary(ws)
     record = RunRecord(

@@ -20,14 +20,16 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from infra.canary.analyze import summary_line
 from infra.canary.local import interleave_demo
 from infra.canary.local.prometheus import PrometheusMissing
 from infra.canary.local.scenario import ANALYSIS, SCENARIOS, Harness, Result, Step
 from infra.canary.local.serving import ServingVenvMissing
+from model import console
 
 EXPECTED = {"healthy": "complete", "slow": "rollback", "erroring": "rollback", "broken": "rollback"}
 
@@ -40,12 +42,13 @@ def expected(result: Result) -> bool:
     return bool(result.verdicts) and result.verdicts[-1] == want
 
 
-def _print_step(step: Step) -> None:
-    weights = ", ".join(f"{v} {w} %" for v, w in step.weights.items())
-    print(
-        f"  t+{step.elapsed_s:5.1f} s  {summary_line(step.decision)}\n           now serving: {weights}",
-        flush=True,
-    )
+def _step_printer(bar: Any) -> Callable[[Step], None]:
+    def show(step: Step) -> None:
+        weights = ", ".join(f"{v} {w} %" for v, w in step.weights.items())
+        console.note(bar, f"  t+{step.elapsed_s:5.1f} s  {summary_line(step.decision)}")
+        console.note(bar, f"           now serving: {weights}")
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=150.0, help="per scenario (default 150)")
     p.add_argument("--workdir", type=Path, help="keep bundles, logs and settings here (default: a temp dir)")
     args = p.parse_args(argv)
+    console.setup()
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     if args.scenario == "interleaving":
         return _interleaving(args.workdir)
@@ -61,16 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         print(f"canary demo in {workdir}; analysis: {ANALYSIS}", flush=True)
         try:
+            console.import_tensorflow()  # the bundles are built with TensorFlow: hold its start-up lines
             harness = Harness(workdir)
-            with harness:
+            with harness, console.progress(len(names), "canary-demo", "scenario") as bar:
                 results = []
                 for name in names:
                     scenario = SCENARIOS[name]
-                    print(f"\n== {name}: {scenario.description}", flush=True)
-                    result = harness.run(scenario, args.max_seconds, _print_step)
-                    print(f"  requests sent per version: {result.sent}", flush=True)
-                    print(f"  PR bodies: {workdir / name}/decision-*.md", flush=True)
+                    console.note(bar, f"\n== {name}: {scenario.description}")
+                    result = harness.run(scenario, args.max_seconds, _step_printer(bar))
+                    console.note(bar, f"  requests sent per version: {result.sent}")
+                    console.note(bar, f"  PR bodies: {workdir / name}/decision-*.md")
                     results.append(result)
+                    bar.set_postfix_str(f"last: {name} -> {' -> '.join(result.verdicts)}", refresh=False)
+                    bar.update()
         except (PrometheusMissing, ServingVenvMissing) as e:
             print(f"canary demo: {e}", file=sys.stderr)
             return 2

@@ -14,7 +14,6 @@ the int8 range of the attention logits.
 from __future__ import annotations
 
 import os
-import warnings
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -83,18 +82,29 @@ def convert(model: tf_keras.Model, mode: Mode, samples: Sequence[npt.NDArray[np.
         raise ValueError("int8 conversion needs representative samples")
     keep_float = sorted(op_types(_converter(model).convert()) - INT8_OPS)
     converter.representative_dataset = representative(samples)
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter,
-        debug_dataset=representative(samples),
-        debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=keep_float),
+    return _quantize_except(converter, keep_float)
+
+
+def _quantize_except(converter: tf.lite.TFLiteConverter, keep_float: list[str]) -> bytes:
+    """Calibrate, then quantize every op whose type is not in `keep_float`.
+
+    The two calls tf.lite.experimental.QuantizationDebugger makes for `denylisted_ops`, without the rest
+    of the debugger: it also builds an instrumented model and opens it with the deprecated
+    tf.lite.Interpreter, which costs a conversion and prints a deprecation warning on every run.
+    """
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter.experimental_mlir_quantizer = True
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    quantized: bytes = lite_convert.mlir_quantize(
+        calibrated,
+        disable_per_channel=converter._experimental_disable_per_channel,
+        fully_quantize=False,  # float32 input and output: the serving contract
+        enable_numeric_verify=False,
+        denylisted_ops=keep_float,
     )
-    with warnings.catch_warnings():
-        # The debugger runs the deprecated tf.lite.Interpreter internally; nothing for us to migrate.
-        warnings.filterwarnings(
-            "ignore", message=r".*tf\.lite\.Interpreter is deprecated", category=UserWarning
-        )
-        flatbuffer = debugger.get_nondebug_quantized_model()
-    return flatbuffer
+    return quantized
 
 
 def write_atomic(path: Path, payload: bytes) -> Path:

@@ -28,6 +28,7 @@ import pandas as pd
 import tensorflow_model_optimization as tfmot
 import tf_keras
 
+from model import console
 from model.compress.litert import MODE_NOTES, MODES, Mode, convert, write_atomic
 from model.config import PipelineConfig
 from model.ranker.train import EpochRecord, FitSettings, fit, seed_everything
@@ -175,13 +176,19 @@ def _samples(train: Listwise, count: int, seed: int) -> list[Any]:
 
 
 def _export(
-    model: tf_keras.Model, parent: str, modes: tuple[Mode, ...], out: Path, samples: list[Any]
+    jobs: list[tuple[tf_keras.Model, str, Mode]], out: Path, samples: list[Any], progress: bool
 ) -> list[Variant]:
+    """One LiteRT file per (model, parent name, mode); the converter's own output is held back."""
     variants = []
-    for mode in modes:
-        name = f"{parent}_tflite_{mode}"
-        path = write_atomic(out / f"{name}.tflite", convert(model, mode, samples))
-        variants.append(Variant(name, "tflite", path, parent, MODE_NOTES[mode]))
+    with console.progress(len(jobs), "export", "model", progress) as bar:
+        for model, parent, mode in jobs:
+            name = f"{parent}_tflite_{mode}"
+            with console.native_output():
+                flatbuffer = convert(model, mode, samples)
+            path = write_atomic(out / f"{name}.tflite", flatbuffer)
+            variants.append(Variant(name, "tflite", path, parent, MODE_NOTES[mode]))
+            bar.set_postfix_str(f"last: {name}", refresh=False)
+            bar.update()
     return variants
 
 
@@ -199,7 +206,8 @@ def optimize_ranker(
     train_frame, valid_frame = frames
     data: Data = (to_listwise(train_frame, tokenizer), to_listwise(valid_frame, tokenizer), valid_frame)
     o = cfg.optimize
-    qat = try_qat(model) if o.try_qat else "not attempted (optimize.try_qat is false)"
+    with console.native_output():
+        qat = try_qat(model) if o.try_qat else "not attempted (optimize.try_qat is false)"
     pruned, prune_history = prune(model, cfg, data, progress)
     clustered, cluster_history = cluster(pruned, cfg, data, progress)
     target = f"{o.prune_target_sparsity:.0%} sparsity"
@@ -215,8 +223,9 @@ def optimize_ranker(
         ),
     ]
     samples = _samples(data[0], o.representative_queries, cfg.train.seed)
-    variants += _export(model, "fp32", ("float32",), out_dir, samples)
-    variants += _export(clustered, "pruned_clustered", MODES, out_dir, samples)
+    jobs: list[tuple[tf_keras.Model, str, Mode]] = [(model, "fp32", "float32")]
+    jobs += [(clustered, "pruned_clustered", mode) for mode in MODES]
+    variants += _export(jobs, out_dir, samples, progress)
     return OptimizeResult(
         variants=variants,
         qat=qat,

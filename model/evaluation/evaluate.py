@@ -55,7 +55,7 @@ def score_split(
     """Scores aligned with split.frame's rows."""
     out = np.zeros(len(split.frame), dtype=np.float64)
     pairs = list(zip(split.groups, split.tokens, strict=True))
-    for rows, tokens in tqdm(pairs, desc=desc, leave=False, disable=not progress):
+    for rows, tokens in tqdm(pairs, desc=desc, leave=False, disable=None if progress else True):
         out[rows] = np.asarray(score(tokens), dtype=np.float64).reshape(-1)
     return out
 

@@ -20,8 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 import tensorflow as tf
 import tf_keras
-from tqdm.auto import tqdm
 
+from model import console
 from model.config import PipelineConfig
 from model.evaluation.metrics import ranking_metrics
 from model.ranker.distribute import replica_batches, strategy_for
@@ -161,25 +161,32 @@ def valid_ndcg(model: tf_keras.Model, lw: Listwise, frame: pd.DataFrame) -> floa
 
 
 def _run_epoch(
-    step: Any, lw: Listwise, settings: FitSettings, epoch: int, callbacks: Sequence[Any], strategy: Any
+    step: Any,
+    lw: Listwise,
+    settings: FitSettings,
+    epoch: int,
+    callbacks: Sequence[Any],
+    strategy: Any,
+    bar: Any,
 ) -> tuple[float, float, int]:
     order = np.random.default_rng(settings.seed + epoch).permutation(lw.queries)
     batches = replica_batches(order, settings.batch_queries, strategy.num_replicas_in_sync)
     losses, examples, start = [], 0, time.perf_counter()
-    desc = f"{settings.label} epoch {epoch}/{settings.epochs}"
-    with tqdm(
-        total=len(batches), desc=desc, unit="batch", disable=None if settings.progress else True
-    ) as bar:
-        for b, idx in enumerate(batches):
-            for cb in callbacks:
-                cb.on_train_batch_begin(b)
-            losses.append(float(step(*_distribute(strategy, lw, idx, settings.loss))))
-            for cb in callbacks:
-                cb.on_train_batch_end(b)
-            examples += int(lw.mask[idx].sum())
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            bar.update()
+    for b, idx in enumerate(batches):
+        for cb in callbacks:
+            cb.on_train_batch_begin(b)
+        losses.append(float(step(*_distribute(strategy, lw, idx, settings.loss))))
+        for cb in callbacks:
+            cb.on_train_batch_end(b)
+        examples += int(lw.mask[idx].sum())
+        bar.set_postfix_str(f"epoch {epoch}/{settings.epochs}, loss {losses[-1]:.4f}", refresh=False)
+        bar.update()
     return float(np.mean(losses)), time.perf_counter() - start, examples
+
+
+def _batches_per_epoch(lw: Listwise, settings: FitSettings, strategy: Any) -> int:
+    order = np.arange(lw.queries)
+    return len(replica_batches(order, settings.batch_queries, strategy.num_replicas_in_sync))
 
 
 def fit(
@@ -209,20 +216,30 @@ def fit(
         cb.on_train_begin()
     history: list[EpochRecord] = []
     best_epoch, best_ndcg, best_weights = 0, -np.inf, None
-    for epoch in range(1, settings.epochs + 1):
-        loss, seconds, examples = _run_epoch(step, train, settings, epoch, callbacks, strategy)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch)
-        ndcg = valid_ndcg(model, *valid)
-        history.append(EpochRecord(epoch, loss, ndcg, seconds, examples / seconds))
-        if on_epoch is not None:
-            on_epoch(history[-1])
-        # NaN (no graded validation query) never counts as an improvement; the first epoch always does.
-        if settings.patience is None or best_epoch == 0 or ndcg > best_ndcg:
-            best_epoch, best_ndcg = epoch, ndcg
-            best_weights = model.get_weights() if settings.patience is not None else None
-        elif epoch - best_epoch >= settings.patience:
-            break
+    # One display for the whole fit: its ETA assumes every epoch runs (early stopping only shortens it).
+    total = settings.epochs * _batches_per_epoch(train, settings, strategy)
+    with console.progress(total, settings.label, "batch", settings.progress) as bar:
+        for epoch in range(1, settings.epochs + 1):
+            loss, seconds, examples = _run_epoch(step, train, settings, epoch, callbacks, strategy, bar)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch)
+            ndcg = valid_ndcg(model, *valid)
+            history.append(EpochRecord(epoch, loss, ndcg, seconds, examples / seconds))
+            console.note(
+                bar,
+                f"{settings.label} epoch {epoch}/{settings.epochs}: loss {loss:.4f}, "
+                f"valid NDCG@10 {ndcg:.4f}, {seconds:.0f} s",
+            )
+            if on_epoch is not None:
+                on_epoch(history[-1])
+            # NaN (no graded validation query) never counts as an improvement; the first epoch always does.
+            if settings.patience is None or best_epoch == 0 or ndcg > best_ndcg:
+                best_epoch, best_ndcg = epoch, ndcg
+                best_weights = model.get_weights() if settings.patience is not None else None
+            elif epoch - best_epoch >= settings.patience:
+                console.note(bar, f"{settings.label}: early stop, best epoch {best_epoch}")
+                break
+        bar.total = bar.n  # ends at 100 % after an early stop
     if best_weights is not None and best_epoch != history[-1].epoch:
         model.set_weights(best_weights)
     return history, best_epoch

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import optuna
 import yaml
 
+from model import console
 from model import pipeline as pl
 from model.config import PipelineConfig
 from model.ranker.train import EpochRecord
@@ -136,7 +137,19 @@ def tune(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> TuneRe
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = cfg.tune.trials - len(done)
     if remaining > 0:
-        study.optimize(objective(cfg, ws, progress), n_trials=remaining, timeout=cfg.tune.timeout_s)
+        # One display for the search (trials are its unit); each trial's own training stays quiet.
+        with console.progress(remaining, "tune", "trial", progress) as bar:
+
+            def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                value = "" if trial.value is None else f", valid NDCG@10 {trial.value:.4f}"
+                console.note(bar, f"tune trial {trial.number}: {trial.state.name.lower()}{value}")
+                done = [t.value for t in study.trials if t.state.name == "COMPLETE" and t.value is not None]
+                bar.set_postfix_str(f"best {max(done):.4f}" if done else "", refresh=False)
+                bar.update()
+
+            study.optimize(
+                objective(cfg, ws, False), n_trials=remaining, timeout=cfg.tune.timeout_s, callbacks=[tick]
+            )
     best = apply_params(cfg, study.best_trial.params)
     best_config = directory / "best.yaml"
     tmp = best_config.with_name(".best.yaml.tmp")
