@@ -68,6 +68,23 @@ def record_lines(path: Path, delimiter: str) -> list[int]:
     return starts[1:]
 
 
+def not_utf8(path: Path) -> DataError:
+    """Which line holds the first byte that is not UTF-8, and how to convert the file (pandas' own error
+    gives a position inside one read buffer, not in the file)."""
+    raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        plain = path.name.removesuffix(".gz")
+        return DataError(
+            str(path),
+            f"line {line}: byte 0x{raw[e.start]:02x} is not UTF-8 (the file is probably Latin-1 or Windows-1252); "
+            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {plain} > utf8-{plain}`",
+        )
+    return DataError(str(path), "cannot read as UTF-8 text")
+
+
 def require_file(path: Path) -> Path:
     if not path.exists():
         raise DataError(str(path), "file not found")
@@ -96,7 +113,9 @@ def read_delimited(path: Path, delimiter: str, needed: Sequence[str]) -> pd.Data
         raise DataError(str(path), "file is empty") from e
     except pd.errors.ParserError as e:
         raise DataError(str(path), f"cannot parse as {_name(delimiter)}-separated text: {e}") from e
-    except (UnicodeDecodeError, EOFError, OSError) as e:
+    except UnicodeDecodeError as e:
+        raise not_utf8(path) from e
+    except (EOFError, OSError) as e:
         raise DataError(str(path), f"cannot read as UTF-8 text: {e}") from e
     require_columns(table, needed, path)
     if table.empty:

@@ -187,3 +187,17 @@ def test_validate_checks_gains_and_columns() -> None:
         validate(frame.assign(gain=[1.0, float("nan")]), "mem")
     with pytest.raises(DataError, match=r"row 1: gain -1\.0 is not"):
         validate(frame.assign(gain=[-1.0, 0.0]), "mem")
+
+
+@pytest.mark.parametrize("name", ["latin1.csv", "latin1.csv.gz"])
+def test_latin1_file_names_the_line_and_how_to_convert(tmp_path: Path, name: str) -> None:
+    import gzip
+
+    text = "query,product_title,median_relevance\nshoes,red shoe,3\ncafé,espresso cup,4\n"
+    raw = text.encode("latin-1")
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(raw) if name.endswith(".gz") else raw)
+    err = error_of(DataConfig(source="csv", path=path, csv=CsvColumns(label="median_relevance")))
+    assert err.file == str(path)
+    assert "line 3: byte 0xe9 is not UTF-8" in str(err)
+    assert "iconv -f latin1 -t utf-8 latin1.csv" in str(err)
