@@ -71,7 +71,7 @@ def record_lines(path: Path, delimiter: str) -> list[int]:
 def not_utf8(path: Path) -> DataError:
     """Which line holds the first byte that is not UTF-8, and how to convert the file (pandas' own error
     gives a position inside one read buffer, not in the file)."""
-    raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as e:
