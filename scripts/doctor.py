@@ -99,6 +99,11 @@ CHECKS: tuple[Callable[[], Finding], ...] = (
     check_node,
     check_promtool,
     check_tool(
+        "shellcheck",
+        "make test: run: steps of the workflows",
+        "`sudo apt-get install shellcheck` (make system-deps as root)",
+    ),
+    check_tool(
         "kubectl",
         "optional: kustomize build in render-check",
         "https://kubernetes.io/docs/tasks/tools/",
