@@ -12,6 +12,7 @@ from infra.settings.stack import StackSettings
 from infra.specs import naming as n
 from infra.specs.addons import HelmChart, addon_charts
 from infra.specs.gateway import auth_objects, seldon_gateway, tls_objects
+from infra.specs.outages import gateway_pod_monitor
 from infra.specs.prometheus_stack import storage_class
 
 
@@ -62,12 +63,17 @@ class Platform(pulumi.ComponentResource):
             for obj in tls_objects(settings)
         ]
         after = [*istio, *certificates]
+        monitor = apply_object(
+            gateway_pod_monitor(),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.releases[n.PROMETHEUS_RELEASE]]),
+        )
         return [
             *certificates,
             *(
                 apply_object(obj, pulumi.ResourceOptions(parent=self, depends_on=after))
                 for obj in [seldon_gateway(settings), *auth_objects(settings)]
             ),
+            monitor,
         ]
 
     def _release(

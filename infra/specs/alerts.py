@@ -6,7 +6,11 @@
 - Burn rates follow the multiwindow, multi-burn-rate scheme of the Google SRE workbook: a fast burn (14.4x the
   budget over 1h and 5m) and a medium one (6x over 6h and 30m) page; a slow one (1x over 3d and 6h) opens a
   ticket. The long window says the budget is really going, the short one that it still is. Only server
-  errors spend the budget: a 4xx is a client sending bad input, which no rollback would fix.
+  errors spend the budget: a 4xx is a client sending bad input, which no rollback would fix. The ratio is
+  the larger of the runtime's own count and the executor's (`promql.recording_rules`): a request that
+  fails before the model class answers is counted only by the executor.
+- Outages (`outages.py`): most requests failing at the gateway, a pod that cannot be scraped, no stable pod
+  at all, a Deployment without an available replica.
 - Bad input: a ticket when a share of live requests above `slo.bad_input_max_ratio` is rejected with 4xx
   for 15 minutes (a client release sending a wrong payload, or a limit set too tight).
 - Drift: with a canary, its median and p90 score (histogram_quantile over the cumulative
@@ -23,6 +27,7 @@ from typing import Any
 from infra.settings.serving import ModelSettings
 from infra.settings.stack import StackSettings
 from infra.specs import naming as n
+from infra.specs.outages import outage_alerts
 from infra.specs.promql import (
     CLIENT_ERRORS,
     INFERENCE_P99,
@@ -161,4 +166,5 @@ def alert_rules(settings: StackSettings, model: ModelSettings) -> list[dict[str,
         *burn_alerts(settings, model),
         bad_input_alert(settings, model),
         *([drift] if drift else []),
+        *outage_alerts(settings, model),
     ]

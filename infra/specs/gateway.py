@@ -17,6 +17,7 @@ from typing import Any
 from infra.settings.platform import JwtAuth, MeshAuth
 from infra.settings.stack import StackSettings
 from infra.specs import naming as n
+from infra.specs.outages import gateway_pod_monitor
 
 INTERNAL_LB = {
     # In-tree AWS cloud provider and the AWS Load Balancer Controller, respectively.
@@ -153,5 +154,6 @@ def auth_objects(settings: StackSettings) -> list[dict[str, Any]]:
 
 
 def gateway_objects(settings: StackSettings) -> list[dict[str, Any]]:
-    """Everything the gateway needs besides its Helm release, in apply order."""
-    return [*tls_objects(settings), seldon_gateway(settings), *auth_objects(settings)]
+    """Everything the gateway needs besides its Helm release, in apply order (the PodMonitor needs
+    kube-prometheus-stack's CRDs)."""
+    return [*tls_objects(settings), seldon_gateway(settings), *auth_objects(settings), gateway_pod_monitor()]

@@ -70,10 +70,27 @@ def quantile(q: float, bucket_series: str, by: str, window: str, fn: str = "rate
     return f"histogram_quantile({q:g}, sum by ({keep}) ({fn}({bucket_series}[{window}])))"
 
 
+def combined_server_error_ratio(settings: StackSettings, model: ModelSettings, window: str) -> str:
+    """The larger of the runtime's and the executor's server-error ratios.
+
+    The runtime's counters move only when its model class answers; the executor counts every request,
+    including those that fail before (a crashing worker, a timeout). A NaN side (no requests counted there)
+    loses to the other in `max`.
+    """
+    # Imported here: outages.py builds on this module's selectors.
+    from infra.specs.outages import executor_error_ratio
+
+    runtime = error_ratio(settings, model, SERVER_ERRORS, window)
+    executor = executor_error_ratio(settings, model, window)
+    pairs = (("runtime", runtime), ("executor", executor))
+    tagged = [f'label_replace(\n{q}\n, "source", "{name}", "", "")' for name, q in pairs]
+    return f"max by ({MODEL_KEYS}) (\n" + "\nor\n".join(tagged) + "\n)"
+
+
 def recording_rules(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
     sel = live(settings, model)
     rules = [
-        {"record": server_error_ratio(w), "expr": error_ratio(settings, model, SERVER_ERRORS, w)}
+        {"record": server_error_ratio(w), "expr": combined_server_error_ratio(settings, model, w)}
         for w in ERROR_WINDOWS
     ]
     by_version = f"{MODEL_KEYS}, {n.PROM_TRACK_LABEL}, {n.BUNDLE_VERSION_LABEL}"
