@@ -109,11 +109,10 @@ def step_evaluate(
     with console.progress(len(optimized["variants"]), "evaluate", "variant", progress) as bar:
         for raw in optimized["variants"]:
             variant = VariantResult(**raw)
-            with console.native_output():  # LiteRT announces its XNNPACK delegate
-                scorer = open_scorer(
-                    Path(variant.path), variant.kind, cfg.evaluate.litert_threads, variant.name
-                )
-            variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, False))
+            kind, threads = variant.kind, cfg.evaluate.litert_threads
+            with console.native_output():  # LiteRT announces its XNNPACK delegate on the first call
+                scorer = open_scorer(Path(variant.path), kind, threads, variant.name)
+                variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, False))
             bar.set_postfix_str(f"last: {variant.name}", refresh=False)
             bar.update()
     bm25 = ranking_metrics(splits.test, bm25_scores(splits.test), k=10)

@@ -95,8 +95,9 @@ def render_markdown(record: RunRecord) -> str:
     banner = (
         [
             "> [!NOTE]",
-            "> **Tiny preset: relaxed gate.** This run proves the pipeline's mechanics on 60 queries; its gate "
-            "does not demand quality (model/config.py, preset `tiny`). Judge quality on the default preset.",
+            "> **Tiny preset: relaxed gate.** This run proves the pipeline's mechanics on "
+            f"{sum(s['queries'] for s in record.splits.values())} queries; its gate does not demand quality "
+            "(model/config.py, preset `tiny`). Judge quality on the default preset.",
             "",
         ]
         if relaxed_gate(record)
