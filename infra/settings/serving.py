@@ -204,7 +204,12 @@ class ServingRuntime(Frozen):
     max_candidates: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_CANDIDATES")
     max_text_chars: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_TEXT_CHARS")
     max_request_bytes: int | None = Field(default=None, ge=1, description="RANKSHIP_MAX_REQUEST_BYTES")
-    litert_threads: int | None = Field(default=None, ge=1, le=64, description="RANKSHIP_LITERT_THREADS")
+    litert_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="RANKSHIP_LITERT_THREADS; None: the CPU limit divided among the workers, rounded down",
+    )
     score_buckets: ScoreBuckets = Field(
         default=DEFAULT_SCORE_BUCKETS,
         description="RANKSHIP_SCORE_BUCKETS: upper bounds of the score histogram, strictly increasing",

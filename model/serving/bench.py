@@ -11,7 +11,9 @@ the retriever's, products recurring across queries), for 100 and 1,000 candidate
    the same body, alternating, 1 client, so both see the same (shared, noisy) CPUs; wrapper/HTTP is the
    distribution of (REST - in-process) over the pairs;
 3. REST, gRPC (jsonData) and gRPC (strData) through the real seldon-core-microservice at 1 and 4
-   concurrent clients, for several gunicorn worker/thread and LiteRT thread settings.
+   concurrent clients, for several gunicorn worker/thread and LiteRT thread settings, with the server's
+   own CPU milliseconds per request (all its processes: a figure that a shared machine's load does not
+   inflate the way it inflates latency; 2 cores serve at most ~2000 / that many requests a second).
 """
 
 from __future__ import annotations
@@ -138,9 +140,13 @@ def grpc_messages(payloads: dict[int, list[dict[str, Any]]]) -> dict[str, dict[i
     }
 
 
-ROW = "{transport:<10} {setting:<24} {candidates:>5} {clients:>7} {p50_ms:>8.2f} {p99_ms:>8.2f} {rps:>7.1f}"
+ROW = (
+    "{transport:<10} {setting:<24} {candidates:>5} {clients:>7} {p50_ms:>8.2f} {p99_ms:>8.2f} {rps:>7.1f}"
+    " {cpu_ms:>9.2f}"
+)
 HEADER = (
     f"{'transport':<10} {'setting':<24} {'cands':>5} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"
+    f" {'CPU ms/req':>9}"
 )
 
 
@@ -165,7 +171,7 @@ def served(
                 for transport, make in clients_of.items():
                     for clients in CLIENTS:
                         row = {"transport": transport, "setting": label, "candidates": n, "clients": clients}
-                        row.update(bl.load(make, clients, seconds, offset))
+                        row.update(bl.load(make, clients, seconds, offset, server.cpu_seconds))
                         offset += int(row["n"])  # the next measurement continues through the mix
                         print(ROW.format(**row), flush=True)
                         rows.append(row)

@@ -71,8 +71,15 @@ def grpc_client(target: str, messages: Sequence[Any]) -> Callable[[int], Call]:
     return make
 
 
-def load(make_client: Callable[[int], Call], clients: int, seconds: float, offset: int) -> dict[str, float]:
-    """`clients` threads calling back to back for `seconds`; client i starts at `offset + 997 * i`."""
+def load(
+    make_client: Callable[[int], Call],
+    clients: int,
+    seconds: float,
+    offset: int,
+    cpu: Callable[[], float] | None = None,
+) -> dict[str, float]:
+    """`clients` threads calling back to back for `seconds`; client i starts at `offset + 997 * i`.
+    With `cpu` (the server's CPU seconds so far), also the server's CPU milliseconds per request."""
     results: list[list[float]] = [[] for _ in range(clients)]
     callers = [make_client(offset + 997 * i) for i in range(clients)]
     for call in callers:
@@ -91,10 +98,13 @@ def load(make_client: Callable[[int], Call], clients: int, seconds: float, offse
     for t in threads:
         t.start()
     barrier.wait()
-    wall = time.perf_counter()
+    wall, cpu_before = time.perf_counter(), cpu() if cpu else 0.0
     for t in threads:
         t.join()
-    return stats([x for r in results for x in r], time.perf_counter() - wall)
+    out = stats([x for r in results for x in r], time.perf_counter() - wall)
+    if cpu:
+        out["cpu_ms"] = (cpu() - cpu_before) * 1000.0 / out["n"]
+    return out
 
 
 def _free_port() -> int:
@@ -103,11 +113,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in the group (Linux /proc; 0 elsewhere): the server's own cost,
+    which a shared machine's load does not inflate the way it inflates latency."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) == pgid:  # fields[0] is the state: pgrp is the 5th field of stat
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 @dataclass(frozen=True)
 class Server:
     rest_url: str
     grpc_target: str
     metrics_url: str
+    pgid: int
+
+    def cpu_seconds(self) -> float:
+        return group_cpu_seconds(self.pgid)
 
     def cache_counts(self) -> tuple[float, float]:
         """(hits, misses) of the product cache, summed over the workers, from the metrics port."""
@@ -139,6 +168,7 @@ def serving(bundle: Path, flags: list[str], env: dict[str, str]) -> Iterator[Ser
             f"http://127.0.0.1:{http}/api/v1.0/predictions",
             f"127.0.0.1:{grpc_port}",
             f"http://127.0.0.1:{metrics}/metrics",
+            proc.pid,
         )
     finally:
         os.killpg(proc.pid, 15)

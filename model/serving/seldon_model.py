@@ -26,7 +26,7 @@ from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
 from model.release.bundle import BundleInfo, verify_bundle
-from model.serving import contract, feedback, grpc_status, rest_errors, telemetry
+from model.serving import contract, feedback, grpc_status, metrics_batch, rest_errors, telemetry
 from model.serving.contract import BadRequest, RankRequest, RequestParser
 from model.serving.offline_scores import load_offline_scores
 from model.serving.scorer import ParityReport, Scorer, check_parity, load_golden
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Runs when seldon-core-microservice imports this module, before it builds its gRPC server.
 grpc_status.install()
+metrics_batch.install_from_env(os.environ)
 
 
 @dataclass(frozen=True)

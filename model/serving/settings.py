@@ -8,6 +8,7 @@
 | RANKSHIP_MAX_REQUEST_BYTES  | 4194304      | REST body size (gRPC's own default receive limit is 4 MiB)   |
 | RANKSHIP_LITERT_THREADS     | 1            | LiteRT interpreter threads per serving process               |
 | RANKSHIP_PRODUCT_CACHE      | 20000        | product texts whose tokens are cached per process (0: none)  |
+| RANKSHIP_METRICS_FLUSH_MS   | 200          | Seldon metrics written every this often (0: in each request) |
 | RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | score histogram edges for bundles without score_histogram.json |
 | RANKSHIP_INTERLEAVE_CHILD   | 0            | 1: a child of the interleaving combiner, which counts feedback |
 """
@@ -37,6 +38,8 @@ class ServingSettings:
     litert_threads: int = 1
     # ~1.5 KB per entry (16 words): 20,000 entries ~ 30 MB per process. See docs/serving.md.
     product_cache: int = 20_000
+    # Off the request path, in batches (model/serving/metrics_batch.py); 0 keeps Seldon's per-request writes.
+    metrics_flush_ms: int = 200
     # Only for bundles without score_histogram.json: a bundle's own edges (from its offline score
     # quantiles) win, so that its live scores are compared with its own offline ones.
     score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
@@ -57,6 +60,7 @@ class ServingSettings:
             max_request_bytes=_int(env, "RANKSHIP_MAX_REQUEST_BYTES", defaults.max_request_bytes),
             litert_threads=_int(env, "RANKSHIP_LITERT_THREADS", defaults.litert_threads),
             product_cache=_int(env, "RANKSHIP_PRODUCT_CACHE", defaults.product_cache, minimum=0),
+            metrics_flush_ms=_int(env, "RANKSHIP_METRICS_FLUSH_MS", defaults.metrics_flush_ms, minimum=0),
             score_buckets=_buckets(env, "RANKSHIP_SCORE_BUCKETS", defaults.score_buckets),
             interleave_child=_flag(env, "RANKSHIP_INTERLEAVE_CHILD"),
         )

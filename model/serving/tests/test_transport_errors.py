@@ -18,7 +18,7 @@ from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
 from model.release.bundle import BundleInfo
-from model.serving import grpc_status
+from model.serving import grpc_status, metrics_batch
 from model.serving.seldon_model import RankshipRanker
 
 from .conftest import make_ranker
@@ -100,6 +100,7 @@ def test_rejections_before_the_model_are_counted_with_the_next_prediction(
     client.post(PREDICT, data=b"\xff", content_type="application/json")
     client.post(PREDICT, data=b"{", content_type="application/json")
     assert client.post(PREDICT, json=GOOD).status_code == 200
+    metrics_batch.flush()  # Seldon's metrics are written off the request path (model/serving/metrics_batch.py)
     counted = {
         (key, tags.get("reason", "")): entry["value"]
         for (_, key, _), entry in metrics.data[next(iter(metrics.data))].items()

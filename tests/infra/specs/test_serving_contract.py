@@ -94,7 +94,16 @@ def test_runtime_settings_become_variables_and_unset_ones_keep_the_image_default
         "2",
         "500",
     )
-    assert not {"RANKSHIP_MAX_TEXT_CHARS", "RANKSHIP_MAX_REQUEST_BYTES", "RANKSHIP_LITERT_THREADS"} & set(env)
+    assert not {"RANKSHIP_MAX_TEXT_CHARS", "RANKSHIP_MAX_REQUEST_BYTES"} & set(env)
+
+
+def test_litert_threads_share_the_cpu_limit_among_the_workers() -> None:
+    # dev: limit 1 core, 1 worker -> 1; staging: limit 4, 2 workers -> 2; prod: limit 6, 4 workers -> 1.
+    for stack, threads in (("dev", "1"), ("staging", "2"), ("prod", "1")):
+        assert env_of(settings_of(raw_settings(stack)))["RANKSHIP_LITERT_THREADS"] == threads, stack
+    # prod's limit of 6 cores over 3 workers: 2 each; a number in the settings wins.
+    assert env_of(settings_of(with_runtime("prod", workers=3)))["RANKSHIP_LITERT_THREADS"] == "2"
+    assert env_of(settings_of(with_runtime("prod", litert_threads=3)))["RANKSHIP_LITERT_THREADS"] == "3"
 
 
 @pytest.mark.parametrize(("key", "value"), [("workers", 0), ("max_candidates", -1), ("threads", 17)])

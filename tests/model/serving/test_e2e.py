@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,21 @@ def test_metrics_port_exposes_rankship_series(
     bad = {"jsonData": {"query": "q", "candidates": [{"id": "a", "title": "t"}] * 2}}
     requests.post(server.url + PREDICT, json=bad, timeout=10)
     requests.post(server.url + PREDICT, json={"jsonData": golden["requests"][0]["request"]}, timeout=10)
-    samples = scrape(server.metrics_url)
-    mine = [(name, labels) for name, labels, _ in samples if labels.get("bundle_version") == bundle.version]
-    names = {name for name, _ in mine}
     histogram = {f"rankship_inference_seconds_{part}" for part in ("bucket", "sum", "count")}
     counters = {f"rankship_{name}_total" for name in ("requests", "errors", "candidates", "scores")}
+    deadline = time.monotonic() + 10  # written off the request path, up to RANKSHIP_METRICS_FLUSH_MS late
+    while True:
+        samples = scrape(server.metrics_url)
+        mine = [
+            (name, labels) for name, labels, _ in samples if labels.get("bundle_version") == bundle.version
+        ]
+        names = {name for name, _ in mine}
+        duplicate = [
+            lab for n, lab in mine if n == "rankship_errors_total" and lab["reason"] == "duplicate_id"
+        ]
+        if (histogram | counters <= names and duplicate) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert histogram | counters <= names
     assert any(
         n == "rankship_errors_total" and (lab["reason"], lab["code"]) == ("duplicate_id", "400")

@@ -30,19 +30,26 @@ def _as_other_version(answer: dict[str, Any]) -> dict[str, Any]:
     return {**answer, "meta": {"tags": {**answer["meta"]["tags"], "model_version": OTHER}}}
 
 
-def _counter(server: ServingProcess, name: str, **labels: str) -> float:
+def _counter(server: ServingProcess, name: str, at_least: float | None = None, **labels: str) -> float:
+    """The counter's value, summed over series with `labels`; with `at_least`, polled until it gets there
+    (Seldon metrics are written off the request path, up to RANKSHIP_METRICS_FLUSH_MS late)."""
     deadline = time.monotonic() + 20  # the metrics server may come up after /health/status
     while True:
         try:
             samples = scrape(server.metrics_url)
-            break
         except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
-    return sum(
-        value for n, got, value in samples if n == name and all(got.get(k) == v for k, v in labels.items())
-    )
+            samples = None
+        if samples is not None:
+            value = sum(
+                v for n, got, v in samples if n == name and all(got.get(k) == w for k, w in labels.items())
+            )
+            if at_least is None or value >= at_least:
+                return value
+        if time.monotonic() > deadline:
+            if samples is None:
+                raise requests.ConnectionError(f"{server.metrics_url}: metrics server not reachable")
+            return value
+        time.sleep(0.25)
 
 
 def test_rest_feedback_is_counted_for_the_answers_version(
@@ -59,13 +66,17 @@ def test_rest_feedback_is_counted_for_the_answers_version(
     none = _feedback(_as_other_version(answer), request, [])
     assert requests.post(server.url + FEEDBACK, json=none, timeout=10).status_code == 200
     # Two impressions, one click at position 2: reciprocal-rank sum 0.5.
-    assert _counter(server, "rankship_feedback_total", bundle_version=OTHER) == before + 2
+    assert _counter(server, "rankship_feedback_total", before + 2, bundle_version=OTHER) == before + 2
     assert (
-        _counter(server, "rankship_feedback_reciprocal_rank_total", bundle_version=OTHER, method="feedback")
+        _counter(
+            server, "rankship_feedback_reciprocal_rank_total", 0.5, bundle_version=OTHER, method="feedback"
+        )
         >= 0.5
     )
     assert (
-        _counter(server, "rankship_clicks_total", bundle_version=OTHER, position_bucket="2", action="click")
+        _counter(
+            server, "rankship_clicks_total", 1, bundle_version=OTHER, position_bucket="2", action="click"
+        )
         >= 1
     )
 
@@ -111,7 +122,11 @@ def test_grpc_feedback_counts_and_rejects(
     assert "events[0].position 99" in rejected["details"]
     assert (
         _counter(
-            server, "rankship_feedback_rejected_total", bundle_version=bundle.version, reason="out_of_range"
+            server,
+            "rankship_feedback_rejected_total",
+            1,
+            bundle_version=bundle.version,
+            reason="out_of_range",
         )
         >= 1
     )
@@ -128,4 +143,4 @@ def test_seldon_client_example(server: ServingProcess, golden: dict[str, Any]) -
     result = json.loads(out.stdout)
     version = result["answer"]["meta"]["tags"]["model_version"]
     assert result["feedback"]["meta"]["tags"]["feedback_version"] == version
-    assert _counter(server, "rankship_clicks_total", bundle_version=version, position_bucket="2") >= 1
+    assert _counter(server, "rankship_clicks_total", 1, bundle_version=version, position_bucket="2") >= 1
