@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # a usage error answer at once.
 from model.config import PRESETS, ConfigError, PipelineConfig, load_config
 
-STEPS = ("data", "train", "optimize", "evaluate", "package", "pipeline")
+STEPS = ("data", "pretrain", "train", "optimize", "evaluate", "package", "pipeline")
 EXAMPLES = """examples:
   python -m model pipeline --preset tiny --out /tmp/run      the whole run on a tiny catalog (~2 min)
   python -m model pipeline --out artifacts                   the default run (what `make demo` does)
@@ -57,7 +57,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="step", required=True, metavar="STEP")
     helps = {
         "data": "load or generate the data set and split it by query",
-        "train": "train the fp32 Transformer ranker",
+        "pretrain": "fit the tokenizer and pre-train the encoder on the catalog (masked words; cached)",
+        "train": "train the fp32 Transformer ranker (and its distillation teacher when enabled)",
         "optimize": "prune, cluster and export LiteRT variants",
         "evaluate": "measure quality, size and latency of every variant",
         "package": "apply the quality gate, write the bundle and the report",
@@ -112,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
     if args.step in ("data", "pipeline"):
         summary = timer.run("data", steps.step_data, cfg, ws)
         print(f"data: {summary}")
+    if args.step in ("pretrain", "pipeline"):
+        pre = timer.run("pretrain", steps.step_pretrain, cfg, ws, progress)
+        if pre.get("enabled"):
+            cached = " (cached)" if pre.get("cached") else ""
+            print(f"pretrain: {pre['sequences']} sequences, masked-word loss {pre['losses']}{cached}")
     if args.step in ("train", "pipeline"):
         history = timer.run("train", steps.step_train, cfg, ws, progress)
         print(f"train: valid NDCG@10 per epoch {[round(x, 4) for x in history['val_ndcg@10']]}")

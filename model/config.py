@@ -72,8 +72,14 @@ class DataConfig(_Frozen):
 
 
 class TokenizerConfig(_Frozen):
-    """Hashed words plus hashed character n-grams (robust to misspellings, no vocabulary to ship)."""
+    """What a word slot holds (model/text/tokenizer.py): `hashed` words plus hashed character n-grams
+    (no vocabulary, collides once the text outgrows `buckets`), `wordpiece` pieces from a vocabulary
+    of at most `vocab_size` trained on the catalog (model/text/vocabulary.py), or `hybrid`: pieces,
+    then hashed n-grams."""
 
+    kind: Literal["hashed", "wordpiece", "hybrid"] = "hashed"
+    vocab_size: int = Field(8192, ge=64)
+    # hashed: the id space (embedding rows); hybrid: the n-gram ids after the vocabulary's.
     buckets: int = Field(8192, ge=64)
     ngram_min: int = Field(3, ge=1)
     ngram_max: int = Field(4, ge=1)
@@ -132,6 +138,35 @@ class TrainConfig(_Frozen):
     distribute: Literal["auto", "one_device", "mirrored", "multi_worker"] = "auto"
     early_stopping_patience: int = Field(2, ge=1)
     seed: int = 7
+
+
+class PretrainConfig(_Frozen):
+    """Masked-word pre-training of the encoder on unlabelled text (model/ranker/pretrain.py): every
+    catalog product text alone and every training query with each of its logged candidates (no
+    labels). Runs on the train.distribute strategy; cached and resumable under work/pretrain/<key>."""
+
+    enabled: bool = False
+    epochs: int = Field(3, ge=1)
+    # Sequences per batch and replica (the learning rate scales with replicas as in TrainConfig).
+    batch_sequences: int = Field(128, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    warmup_steps: int = Field(100, ge=0)
+    # Share of the word slots of a sequence that are masked (at least one per sequence).
+    mask_rate: float = Field(0.15, gt=0.0, lt=1.0)
+    # Bounds the step's cost on a large catalog: a seeded sample of this many sequences per epoch.
+    max_sequences: int = Field(60_000, ge=1)
+
+
+class DistillConfig(_Frozen):
+    """Distillation (model/ranker/distill.py): train `teacher` on the grades first, then the shipped
+    ranker (the student, `ranker:`) on the teacher's scores over each training query's candidates plus
+    `retrieved_per_query` unlabelled products BM25 finds for it in the catalog."""
+
+    enabled: bool = False
+    teacher: RankerConfig = RankerConfig(layers=4, width=128, heads=4, ffn_mult=2, dropout=0.1)
+    retrieved_per_query: int = Field(16, ge=0)
+    # Also train the student the plain way (grades, random init) for the report's comparison row.
+    report_from_scratch: bool = True
 
 
 class OptimizeConfig(_Frozen):
@@ -210,6 +245,8 @@ class PipelineConfig(_Frozen):
     tokenizer: TokenizerConfig = TokenizerConfig()
     ranker: RankerConfig = RankerConfig()
     train: TrainConfig = TrainConfig()
+    pretrain: PretrainConfig = PretrainConfig()
+    distill: DistillConfig = DistillConfig()
     optimize: OptimizeConfig = OptimizeConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     gate: GateConfig = GateConfig()
@@ -233,6 +270,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tokenizer": {"buckets": 1024, "max_product_words": 12},
         "ranker": {"layers": 1, "width": 32, "heads": 2},
         "train": {"epochs": 2, "batch_queries": 8, "warmup_steps": 5},
+        # Both on, so the tiny run exercises the whole recipe (a few seconds each at this size).
+        "pretrain": {
+            "enabled": True,
+            "epochs": 1,
+            "batch_sequences": 64,
+            "warmup_steps": 5,
+            "max_sequences": 1000,
+        },
+        "distill": {
+            "enabled": True,
+            "teacher": {"layers": 2, "width": 32, "heads": 2},
+            "retrieved_per_query": 4,
+            "report_from_scratch": False,
+        },
         "optimize": {"prune_epochs": 1, "cluster_count": 8, "representative_queries": 8},
         "evaluate": {"latency_runs": 20, "latency_warmup": 2, "golden_requests": 2},
         "tune": {

@@ -1,7 +1,9 @@
 """The steps of one run, each reading the previous step's outputs from a work directory.
 
     data      -> work/data/{train,valid,test}.parquet, work/data/summary.json
-    train     -> work/fp32/ (SavedModel), work/tokenizer.json, work/history.json
+    pretrain  -> work/pretrain.json (+ cache/pretrain/<key>/: tokenizer.json, weights.npz), when enabled
+    train     -> work/fp32/ (SavedModel), work/tokenizer.json, work/history.json,
+                 work/others/{teacher,scratch}/ with distillation
     optimize  -> work/variants/*, work/variants.json
     evaluate  -> work/record.json (every variant's metrics, BM25, the production baseline)
     package   -> bundles/<bundle_id>/, report/, latest.json   (gate; exits non-zero when nothing passes)
@@ -49,6 +51,21 @@ class Workspace:
     @property
     def tokenizer(self) -> Path:
         return self.work / "tokenizer.json"
+
+    @property
+    def pretrain(self) -> Path:
+        """Which cached pre-trained encoder this run uses (model/ranker/cache.py)."""
+        return self.work / "pretrain.json"
+
+    @property
+    def pretrain_cache(self) -> Path:
+        """Kept across runs in the same --out: a second run on the same data skips pre-training."""
+        return self.out / "cache" / "pretrain"
+
+    @property
+    def others(self) -> Path:
+        """Models trained for comparison only (the distillation teacher, the from-scratch student)."""
+        return self.work / "others"
 
     @property
     def history(self) -> Path:

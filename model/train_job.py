@@ -92,6 +92,8 @@ def run_job(environ: Mapping[str, str], progress: bool = False) -> int:
     ws = pl.Workspace(env.artifacts_dir / "run")
     timer = pl.Timer()
     timer.run("data", steps.step_data, cfg, ws)
+    # Every worker pre-trains (the same seeded steps under the same multi-worker strategy).
+    timer.run("pretrain", steps.step_pretrain, cfg, ws, progress)
     timer.run("train", steps.step_train, cfg, ws, progress)
     if not env.chief:
         print(f"train-job: worker {env.index} of {env.workers} done; the chief packages")

@@ -50,10 +50,12 @@ def worker(config: Path, out: Path) -> None:
     from model.data import load
     from model.data.splits import split_by_query
     from model.ranker.train import train_ranker
-    from model.text.tokenizer import Tokenizer
+    from model.text.features import fit_texts
+    from model.text.vocabulary import fit_tokenizer
 
     splits = split_by_query(load(cfg.data), cfg.data.split, cfg.data.seed)
-    result = train_ranker(cfg, Tokenizer.from_config(cfg.tokenizer), splits.train, splits.valid, False)
+    tokenizer = fit_tokenizer(cfg.tokenizer, fit_texts(splits.train, splits.valid, splits.test))
+    result = train_ranker(cfg, tokenizer, splits.train, splits.valid, False)
     index = json.loads(os.environ.get("TF_CONFIG", '{"task": {"index": 0}}'))["task"]["index"]
     np.savez(out / f"weights-{index}.npz", *result.model.get_weights())
     summary = {

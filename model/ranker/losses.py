@@ -44,7 +44,22 @@ def pairwise_logistic(scores: tf.Tensor, gains: tf.Tensor, mask: tf.Tensor) -> t
     return tf.math.divide_no_nan(tf.reduce_sum(tf.nn.softplus(-margin) * weight), tf.reduce_sum(weight))
 
 
-LOSSES: dict[str, LossFn] = {"listwise_softmax": listwise_softmax, "pairwise_logistic": pairwise_logistic}
+def listwise_distill(scores: tf.Tensor, teacher: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """KL(softmax(teacher) || softmax(student)) per query, averaged: `teacher` holds the teacher's
+    scores in the gains' place (model/ranker/distill.py). Cross-entropy and KL differ by the teacher's
+    entropy, a constant, so the gradients are the KL's."""
+    target = tf.nn.softmax(tf.where(mask, teacher, _MASKED_SCORE), axis=1)
+    log_probs = tf.nn.log_softmax(tf.where(mask, scores, _MASKED_SCORE), axis=1)
+    per_query = -tf.reduce_sum(tf.where(mask, target * log_probs, 0.0), axis=1)
+    has_list = tf.cast(tf.reduce_sum(tf.cast(mask, scores.dtype), axis=1) > 1, scores.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_query * has_list), tf.reduce_sum(has_list))
+
+
+LOSSES: dict[str, LossFn] = {
+    "listwise_softmax": listwise_softmax,
+    "pairwise_logistic": pairwise_logistic,
+    "listwise_distill": listwise_distill,
+}
 
 
 def loss_denominator(loss: str, gains: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]) -> float:
@@ -55,5 +70,7 @@ def loss_denominator(loss: str, gains: npt.NDArray[np.float32], mask: npt.NDArra
     """
     if loss == "listwise_softmax":
         return float(((gains > 0) & mask).any(axis=1).sum())
+    if loss == "listwise_distill":
+        return float((mask.sum(axis=1) > 1).sum())
     pairs = (gains[:, :, None] > gains[:, None, :]) & mask[:, :, None] & mask[:, None, :]
     return float(pairs.sum())

@@ -22,10 +22,11 @@ import tensorflow as tf
 import tf_keras
 
 from model import console
-from model.config import PipelineConfig
+from model.config import PipelineConfig, RankerConfig
 from model.evaluation.metrics import ranking_metrics
 from model.ranker.distribute import replica_batches, strategy_for
 from model.ranker.losses import LOSSES, LossFn, loss_denominator
+from model.ranker.pretrain import load_encoder_weights
 from model.ranker.transformer import build_ranker
 from model.text.features import Listwise, to_frame_order, to_listwise
 from model.text.tokenizer import Tokenizer
@@ -252,18 +253,28 @@ def train_ranker(
     valid: pd.DataFrame,
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    initial: dict[str, list[Any]] | None = None,
+    ranker: RankerConfig | None = None,
+    targets: Listwise | None = None,
 ) -> TrainResult:
-    """Build and train a ranker from `cfg` on the `train` frame, early-stopping on `valid` NDCG@10."""
+    """Build and train a ranker from `cfg` on the `train` frame, early-stopping on `valid` NDCG@10.
+
+    `initial`: pre-trained encoder weights by layer name (model/ranker/pretrain.py) to start from;
+    `ranker`: another architecture than cfg.ranker (the distillation teacher); `targets`: train on
+    this listwise batch with the listwise_distill loss instead of `train`'s grades (the student)."""
     start = time.perf_counter()
     # First: a multi-worker strategy must exist before TensorFlow runs any op.
     strategy = strategy_for(cfg.train.distribute)
     seed_everything(cfg.train.seed)
-    train_lw, valid_lw = to_listwise(train, tokenizer), to_listwise(valid, tokenizer)
+    train_lw = targets if targets is not None else to_listwise(train, tokenizer)
+    valid_lw = to_listwise(valid, tokenizer)
     with strategy.scope():
-        model = build_ranker(cfg.ranker, tokenizer)
+        model = build_ranker(ranker or cfg.ranker, tokenizer)
+        if initial is not None:
+            load_encoder_weights(model, initial)
     t = cfg.train
     settings = FitSettings(
-        t.loss,
+        "listwise_distill" if targets is not None else t.loss,
         t.epochs,
         t.batch_queries,
         t.learning_rate,

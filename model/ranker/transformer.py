@@ -99,7 +99,7 @@ class Squeeze(layers.Layer):
         return tf.squeeze(x, axis=-1)
 
 
-def _encoder_block(x: tf.Tensor, mask: tf.Tensor, cfg: RankerConfig, i: int, cls_only: bool) -> tf.Tensor:
+def encoder_block(x: tf.Tensor, mask: tf.Tensor, cfg: RankerConfig, i: int, cls_only: bool) -> tf.Tensor:
     """Post-norm Transformer block. With `cls_only`, only the [CLS] position is computed ([N,1,W]): it
     attends to all positions as usual, but nothing else of the last block is ever read."""
     query = ClsVector(keep_axis=True, name=f"block{i}_cls")(x) if cls_only else x
@@ -116,11 +116,17 @@ def _encoder_block(x: tf.Tensor, mask: tf.Tensor, cfg: RankerConfig, i: int, cls
     )
 
 
-def _embeddings(tokens: tf.Tensor, ranker: RankerConfig, tokenizer: Tokenizer) -> tf.Tensor:
+def embeddings(
+    tokens: tf.Tensor, ranker: RankerConfig, tokenizer: Tokenizer, extra: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Summed sub-token + position + segment embeddings, normalised. `extra` [N,L,W] is added to the
+    word vectors (pre-training's [MASK] vector); layer names are what pre-trained weights map onto."""
     token_embedding = layers.Embedding(
         tokenizer.buckets, ranker.width, embeddings_constraint=ZeroPadRow(), name="token_embedding"
     )
     words = SubtokenSum(name="subtoken_sum")(token_embedding(tokens))
+    if extra is not None:
+        words = layers.Add(name="masked_words")([words, extra])
     length, query_slots = tokenizer.seq_len, tokenizer.max_query_words + 2
     position = layers.Embedding(length, ranker.width, name="position_embedding")(
         ConstantIds(list(range(length)), name="position_ids")(tokens)
@@ -136,10 +142,10 @@ def _embeddings(tokens: tf.Tensor, ranker: RankerConfig, tokenizer: Tokenizer) -
 def build_ranker(ranker: RankerConfig, tokenizer: Tokenizer) -> tf_keras.Model:
     """A fresh, untrained ranker for `tokenizer`'s token shape and id space. Seed via tf_keras.utils first."""
     tokens = tf_keras.Input(shape=(tokenizer.seq_len, tokenizer.subtokens), dtype=tf.int32, name="tokens")
-    x = _embeddings(tokens, ranker, tokenizer)
+    x = embeddings(tokens, ranker, tokenizer)
     mask = KeyMask(name="key_mask")(tokens)
     for i in range(ranker.layers):
-        x = _encoder_block(x, mask, ranker, i, cls_only=i == ranker.layers - 1)
+        x = encoder_block(x, mask, ranker, i, cls_only=i == ranker.layers - 1)
     cls = layers.Dense(ranker.width, activation="tanh", name="pooler")(ClsVector(name="cls")(x))
     score = Squeeze(name="score")(layers.Dense(1, name="score_dense")(cls))
     return tf_keras.Model(tokens, score, name="ranker")

@@ -26,7 +26,8 @@ def untrained_tflite(seed: int, preset: str = "tiny") -> tuple[bytes, Tokenizer]
 
     cfg = load_config(preset=preset)
     tf_keras.utils.set_random_seed(seed)
-    tokenizer = Tokenizer.from_config(cfg.tokenizer)
+    # Untrained: no catalog to fit a vocabulary to, so the hashed tokenizer (ids are all it needs).
+    tokenizer = Tokenizer.from_config(cfg.tokenizer.model_copy(update={"kind": "hashed"}))
     return convert(build_ranker(cfg.ranker, tokenizer), "float32"), tokenizer
 
 

@@ -68,6 +68,30 @@ def to_listwise(frame: pd.DataFrame, tokenizer: Tokenizer) -> Listwise:
     return Listwise(tokens, gains, mask, rows, tuple(qid for qid, _ in groups))
 
 
+def catalog_texts(frame: pd.DataFrame) -> list[str]:
+    """The product text of every distinct product_id in `frame`, in first-appearance order."""
+    products = frame.drop_duplicates("product_id")
+    return [product_text(t, d) for t, d in zip(products["title"], products["description"], strict=True)]
+
+
+def query_lists(frame: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """(query, its candidates' product texts) per query_id of `frame`, grades unused."""
+    return [
+        (
+            str(g["query"].iloc[0]),
+            [product_text(t, d) for t, d in zip(g["title"], g["description"], strict=True)],
+        )
+        for _, g in frame.groupby("query_id", sort=False)
+    ]
+
+
+def fit_texts(train: pd.DataFrame, *catalog: pd.DataFrame) -> list[str]:
+    """What a vocabulary may read: the product texts of the whole catalog (known before any query is
+    asked; `catalog` frames add products beyond `train`'s) and the training split's queries.
+    Validation and test queries are never in it."""
+    return catalog_texts(pd.concat([train, *catalog])) + list(dict.fromkeys(train["query"].astype(str)))
+
+
 def to_frame_order(listwise: Listwise, scores: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     """Scores [Q, C] aligned with `listwise` -> one score per source-frame row, in frame order."""
     if scores.shape != listwise.mask.shape:

@@ -1,8 +1,14 @@
-"""Hashed word + character n-gram tokenizer shared by training and serving.
+"""Word tokenizer shared by training and serving: hashed n-grams or WordPiece pieces per word slot.
 
-There is no vocabulary to ship or to drift: a word's ids are stable hashes (CRC-32, never Python's
-salted `hash()`) of the word and of its character n-grams, fastText style. A misspelled word keeps most
-of its n-grams, so it lands near the correct spelling instead of on an unknown-word id.
+`kind: hashed` has no vocabulary to ship or to drift: a word's ids are stable hashes (CRC-32, never
+Python's salted `hash()`) of the word and of its character n-grams, fastText style. A misspelled word
+keeps most of its n-grams, so it lands near the correct spelling instead of on an unknown-word id.
+Hashing collides once the text has more distinct words and n-grams than buckets
+(model/text/saturation.py measures it). `kind: wordpiece` gives each word its WordPiece pieces from a
+vocabulary trained on the catalog (model/text/vocabulary.py): no collisions, and an unseen word is
+still spelled out in known pieces; the vocabulary travels inside tokenizer.json. `kind: hybrid` gives
+a word its first pieces (at most half its slots), then hashed n-grams in the rest, hashed into ids
+after the vocabulary's: a collision-free identity plus the n-grams' robustness to misspellings.
 
 Encoding of one (query, product text) pair into fixed slots, `Q = max_query_words`,
 `seq_len = 2 + Q + max_product_words`:
@@ -13,8 +19,9 @@ Encoding of one (query, product text) pair into fixed slots, `Q = max_query_word
 Fixed slots make position and segment a function of the position alone, so the ranker folds both into
 one constant instead of computing them per request.
 
-Each position carries `subtokens_per_word` ids: the word's own hash, then (with `match_markers`) a
-marker when the word also occurs on the other side of [SEP], then n-gram hashes, 0-padded. [CLS] and
+Each position carries `subtokens_per_word` ids: the word's own hash (or first piece), then (with
+`match_markers`) a marker when the word also occurs on the other side of [SEP], then n-gram hashes (or
+the remaining pieces), 0-padded. [CLS] and
 [SEP] sit in sub-token slot 0. Ids 0..4 are reserved (padding, [CLS], [SEP], [EXACT], [FUZZY]); hashes
 map into 5..buckets-1.
 
@@ -23,8 +30,9 @@ without having to learn word identity from a few thousand queries: [EXACT] for t
 for words one edit apart (insert, delete, substitute, swap; both at least FUZZY_MIN_CHARS long), found
 through deletion neighbourhoods (SymSpell) so it costs a few set look-ups per word.
 
-This module is imported by the serving runtime, whose virtualenv has numpy<2 and neither TensorFlow nor
-pydantic: keep it stdlib + numpy only.
+`encode` is the vectorised, cached path (model/text/fastpath.py); `encode_reference` the plain loop it
+must equal id for id (tests/model/text/test_fastpath.py). This module is imported by the serving
+runtime, whose virtualenv has numpy<2 and neither TensorFlow nor pydantic: keep it stdlib + numpy only.
 """
 
 from __future__ import annotations
@@ -41,8 +49,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from model.text.wordpiece import check_vocab, encode_word
+
 FORMAT = "rankship-hash-tokenizer"
-FORMAT_VERSION = 1
+# Version 2 added `kind` and `vocab` (wordpiece); hashed tokenizers are still written as version 1.
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+KINDS = ("hashed", "wordpiece", "hybrid")
 PAD_ID, CLS_ID, SEP_ID, EXACT_ID, FUZZY_ID = 0, 1, 2, 3, 4
 RESERVED_IDS = 5
 FUZZY_MIN_CHARS = 4
@@ -65,6 +78,8 @@ _SETTINGS: dict[str, tuple[type, int]] = {
     "lowercase": (bool, 0),
     "match_markers": (bool, 0),
 }
+# Optional keys (absent in version 1 files) and their defaults.
+_OPTIONAL: dict[str, Any] = {"kind": "hashed"}
 
 
 class TokenizerError(ValueError):
@@ -83,23 +98,35 @@ def product_text(title: str, description: str | None = None) -> str:
 def _check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(settings, Mapping):
         raise TokenizerError(f"tokenizer settings must be a mapping, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(_SETTINGS))
+    unknown = sorted(set(settings) - set(_SETTINGS) - set(_OPTIONAL))
     if unknown:
         raise TokenizerError(f"tokenizer settings: unknown key {unknown[0]!r}")
-    out: dict[str, Any] = {}
-    for key, (kind, minimum) in _SETTINGS.items():
+    kind = settings.get("kind", _OPTIONAL["kind"])
+    if kind not in KINDS:
+        raise TokenizerError(f"tokenizer settings: kind must be one of {list(KINDS)}, got {kind!r}")
+    # A hashed tokenizer's file stays exactly version 1 (bundle ids of existing bundles do not move).
+    out: dict[str, Any] = {} if kind == "hashed" else {"kind": kind}
+    for key, (expected, minimum) in _SETTINGS.items():
         if key not in settings:
             raise TokenizerError(f"tokenizer settings: missing key {key!r}")
         value: Any = settings[key]
         # bool is an int subclass: reject True for an int field and 1 for a bool field.
-        if type(value) is not kind:
-            raise TokenizerError(f"tokenizer settings: {key} must be {kind.__name__}, got {value!r}")
+        if type(value) is not expected:
+            raise TokenizerError(f"tokenizer settings: {key} must be {expected.__name__}, got {value!r}")
         if isinstance(value, int) and not isinstance(value, bool) and value < minimum:
             raise TokenizerError(f"tokenizer settings: {key} must be >= {minimum}, got {value}")
         out[key] = value
     if out["ngram_max"] < out["ngram_min"]:
         raise TokenizerError("tokenizer settings: ngram_max must be >= ngram_min")
     return out
+
+
+def _check_inputs(query: object, texts: Sequence[object]) -> None:
+    if not isinstance(query, str):
+        raise TokenizerError(f"query must be a string, got {type(query).__name__}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TokenizerError(f"product text {i} must be a string, got {type(text).__name__}")
 
 
 def _hash(salt: str, text: str) -> int:
@@ -116,11 +143,33 @@ class ProductTokens:
 
 
 class Tokenizer:
-    """Turns a query and candidate product texts into int32 token arrays [N, seq_len, subtokens]."""
+    """Turns a query and candidate product texts into int32 token arrays [N, seq_len, subtokens].
 
-    def __init__(self, settings: Mapping[str, Any]):
+    `buckets` is the size of the id space (the embedding rows): the hash range, or the vocabulary size.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], vocab: Sequence[str] | None = None):
         self.settings = _check_settings(settings)
         s = self.settings
+        self.kind: str = s.get("kind", "hashed")
+        self.vocab: list[str] | None = None
+        self._index: dict[str, int] = {}
+        if self.kind != "hashed":
+            try:
+                self.vocab = check_vocab(vocab if vocab is None else list(vocab), "tokenizer")
+            except ValueError as e:
+                raise TokenizerError(f"{e} (a wordpiece tokenizer is built by model.text.vocabulary)") from e
+            if self.kind == "wordpiece" and s["buckets"] != len(self.vocab):
+                raise TokenizerError(
+                    f"tokenizer settings: buckets ({s['buckets']}) must equal the vocab size ({len(self.vocab)})"
+                )
+            if self.kind == "hybrid" and s["buckets"] < len(self.vocab) + 64:
+                raise TokenizerError(
+                    f"tokenizer settings: buckets ({s['buckets']}) must exceed the vocab size ({len(self.vocab)}) by >= 64"
+                )
+            self._index = {piece: i for i, piece in enumerate(self.vocab)}
+        elif vocab is not None:
+            raise TokenizerError("tokenizer: a hashed tokenizer takes no vocab")
         self.buckets: int = s["buckets"]
         self.subtokens: int = s["subtokens_per_word"]
         self.max_query_words: int = s["max_query_words"]
@@ -130,16 +179,26 @@ class Tokenizer:
         self._cache: dict[str, tuple[int, ...]] = {}
         self._variants: dict[str, frozenset[str]] = {}
         self._rows: dict[tuple[str, int], tuple[int, ...]] = {}
+        self._fast: Any = None
 
     @classmethod
-    def from_config(cls, config: Any) -> Tokenizer:
-        """From a `model.config.TokenizerConfig` (anything with pydantic's `model_dump`)."""
-        return cls(config.model_dump())
+    def from_config(cls, config: Any, vocab: Sequence[str] | None = None) -> Tokenizer:
+        """From a `model.config.TokenizerConfig` (anything with pydantic's `model_dump`); a wordpiece
+        config needs the trained `vocab` (model.text.vocabulary.fit_tokenizer trains one)."""
+        settings = {k: v for k, v in config.model_dump().items() if k in _SETTINGS or k in _OPTIONAL}
+        if vocab is not None:
+            # wordpiece: the vocabulary is the id space; hybrid: n-gram buckets follow it.
+            settings["buckets"] = len(vocab) + (
+                settings["buckets"] if settings.get("kind") == "hybrid" else 0
+            )
+        return cls(settings, vocab)
 
     # -- persistence -------------------------------------------------------------------------------
     def to_json(self) -> str:
-        doc = {"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings}
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        doc: dict[str, Any] = {"format": FORMAT, "version": 1, "settings": self.settings}
+        if self.vocab is not None:
+            doc.update(version=FORMAT_VERSION, vocab=self.vocab)
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str, source: str = "tokenizer.json") -> Tokenizer:
@@ -150,12 +209,12 @@ class Tokenizer:
             raise TokenizerError(f"{source}: not valid JSON: {e}") from e
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise TokenizerError(f"{source}: not a {FORMAT} file")
-        if doc.get("version") != FORMAT_VERSION:
+        if doc.get("version") not in _READABLE_VERSIONS:
             raise TokenizerError(
                 f"{source}: format version {doc.get('version')!r} unsupported (expected {FORMAT_VERSION})"
             )
         try:
-            return cls(doc.get("settings"))  # type: ignore[arg-type]
+            return cls(doc.get("settings"), doc.get("vocab"))  # type: ignore[arg-type]
         except TokenizerError as e:
             raise TokenizerError(f"{source}: {e}") from e
 
@@ -194,7 +253,23 @@ class Tokenizer:
         cached = self._cache.get(word)
         if cached is not None:
             return cached
-        span = self.buckets - RESERVED_IDS
+        if self.kind == "wordpiece":
+            ids = tuple(encode_word(word, self._index)[: self.subtokens])
+        elif self.kind == "hybrid":
+            pieces = encode_word(word, self._index)[: max(1, self.subtokens // 2)]
+            first = len(self._index)  # n-gram ids follow the vocabulary's
+            span = self.buckets - first
+            grams = (first + _hash("g", g) % span for g in self.grams(word))
+            ids = (*pieces, *grams)[: self.subtokens]
+        else:
+            ids = self._hashed_ids(word)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = ids
+        return ids
+
+    def grams(self, word: str) -> list[str]:
+        """The character n-grams a hashed word row keeps, in slot order (see `word_ids`)."""
         marked = f"<{word}>"
         sizes = range(self.settings["ngram_min"], self.settings["ngram_max"] + 1)
         grams = {marked[i : i + n] for n in sizes for i in range(len(marked) - n + 1)}
@@ -202,12 +277,12 @@ class Tokenizer:
         ends = [g for n in (sizes[0], sizes[-1]) for g in (marked[:n], marked[-n:]) if g in grams]
         picked = list(dict.fromkeys(ends))
         picked += sorted(grams - set(picked), key=lambda g: _hash("g", g))
-        picked = picked[: self.subtokens - 1]
-        ids = (RESERVED_IDS + _hash("w", word) % span, *(RESERVED_IDS + _hash("g", g) % span for g in picked))
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[word] = ids
-        return ids
+        return picked[: self.subtokens - 1]
+
+    def _hashed_ids(self, word: str) -> tuple[int, ...]:
+        span = self.buckets - RESERVED_IDS
+        grams = self.grams(word)
+        return (RESERVED_IDS + _hash("w", word) % span, *(RESERVED_IDS + _hash("g", g) % span for g in grams))
 
     def variants(self, word: str) -> frozenset[str]:
         """The word and its one-deletion variants: two words are one edit apart iff these intersect."""
@@ -271,14 +346,27 @@ class Tokenizer:
         return ProductTokens(words, rows)
 
     def encode(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
-        """Tokens for one query against N product texts: int32 [N, seq_len, subtokens_per_word]."""
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TokenizerError(f"product text {i} must be a string, got {type(text).__name__}")
+        """Tokens for one query against N product texts: int32 [N, seq_len, subtokens_per_word].
+
+        Vectorised over the candidates, with product texts cached (they recur across queries)."""
+        _check_inputs(query, texts)
+        if self._fast is None:
+            from model.text.fastpath import FastEncoder
+
+            self._fast = FastEncoder(self)
+        return self._fast.encode(query, texts)
+
+    def cache_stats(self) -> dict[str, int]:
+        """Product-text cache hits and misses of `encode` since the tokenizer was made."""
+        return {"hits": 0, "misses": 0} if self._fast is None else self._fast.stats()
+
+    def encode_reference(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
+        """The plain per-candidate loop that defines the ids; `encode` must give exactly these."""
+        _check_inputs(query, texts)
         return self.encode_prepared(query, [self.prepare(text) for text in texts])
 
     def encode_prepared(self, query: str, products: Sequence[ProductTokens]) -> npt.NDArray[np.int32]:
-        """`encode(query, texts)` from `prepare(text)` of each text: the same array, byte for byte."""
+        """`encode_reference(query, texts)` from `prepare(text)` of each text: the same array, byte for byte."""
         if not isinstance(query, str):
             raise TokenizerError(f"query must be a string, got {type(query).__name__}")
         out = np.zeros((len(products), self.seq_len, self.subtokens), dtype=np.int32)

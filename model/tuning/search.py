@@ -85,10 +85,11 @@ def _as_given(cfg: PipelineConfig) -> dict[str, Any]:
 
 def objective(cfg: PipelineConfig, ws: pl.Workspace, progress: bool) -> Any:
     from model.ranker.train import train_ranker
-    from model.text.tokenizer import Tokenizer
+    from model.text.features import fit_texts
+    from model.text.vocabulary import fit_tokenizer
 
     splits = pl.load_splits(ws)
-    tokenizer = Tokenizer.from_config(cfg.tokenizer)
+    tokenizer = fit_tokenizer(cfg.tokenizer, fit_texts(splits.train, splits.valid, splits.test))
 
     def run(trial: optuna.Trial) -> float:
         trial_cfg = suggest(trial, cfg)

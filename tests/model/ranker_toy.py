@@ -47,7 +47,7 @@ def toy_config(**train: object) -> PipelineConfig:
     return cfg.model_copy(
         update={
             "tokenizer": cfg.tokenizer.model_copy(
-                update={"buckets": 512, "max_query_words": 4, "max_product_words": 6}
+                update={"kind": "hashed", "buckets": 512, "max_query_words": 4, "max_product_words": 6}
             ),
             "ranker": cfg.ranker.model_copy(update={"layers": 1, "width": 16, "heads": 2, "dropout": 0.0}),
             "train": cfg.train.model_copy(

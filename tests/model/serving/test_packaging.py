@@ -84,6 +84,15 @@ def test_image_copies_what_the_runtime_imports() -> None:
         "model/serving/*.py",
     ):
         assert needed in build
+    # The tokenizer's own imports from `model` (its fast path and WordPiece encoder) are copied too.
+    tokenizer_imports = {
+        m
+        for path in (REPO / "model/text/tokenizer.py", REPO / "model/text/fastpath.py")
+        for m in re.findall(r"^\s*(?:from|import) (model(?:\.\w+)+)", path.read_text(), re.MULTILINE)
+    }
+    assert tokenizer_imports
+    for module in tokenizer_imports:
+        assert module.replace(".", "/") + ".py" in build, module
     # And the serving package imports nothing else from `model` (TensorFlow-free by construction).
     imported = set()
     for source in SERVING.glob("*.py"):
