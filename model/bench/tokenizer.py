@@ -59,7 +59,7 @@ def bench(name: str, candidates: int, count: int) -> list[str]:
     lines = [f"== tokenizer on {name}: {len(reqs)} requests x {candidates} candidates =="]
     texts = fit_texts(frame)
     for kind in ("hashed", "wordpiece", "hybrid"):
-        fitted = fit_tokenizer(TokenizerConfig(kind=kind), texts)  # type: ignore[arg-type]
+        fitted = fit_tokenizer(TokenizerConfig(kind=kind), texts)
         reference, fast = Tokenizer.from_json(fitted.to_json()), Tokenizer.from_json(fitted.to_json())
         ref = _time(reference.encode_reference, reqs)
         ref_warm = _time(reference.encode_reference, reqs)
@@ -67,7 +67,9 @@ def bench(name: str, candidates: int, count: int) -> list[str]:
         after_cold = fast.cache_stats()
         warm = _time(fast.encode, reqs)
         stats = fast.cache_stats()
-        hits = (stats["hits"] - after_cold["hits"]) / max(stats["hits"] + stats["misses"] - sum(after_cold.values()), 1)
+        hits = (stats["hits"] - after_cold["hits"]) / max(
+            stats["hits"] + stats["misses"] - sum(after_cold.values()), 1
+        )
         first = after_cold["hits"] / max(sum(after_cold.values()), 1)
         lines.append(
             f"{kind:9} reference p50/p99 {ref[0]:.2f}/{ref[1]:.2f} ms (second pass {ref_warm[0]:.2f}/{ref_warm[1]:.2f});"
