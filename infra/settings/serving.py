@@ -210,6 +210,13 @@ class ServingRuntime(Frozen):
         le=64,
         description="RANKSHIP_LITERT_THREADS; None: the CPU limit divided among the workers, rounded down",
     )
+    drain_seconds: int = Field(
+        default=20,
+        ge=1,
+        le=300,
+        description="RANKSHIP_DRAIN_SECONDS: after SIGTERM, the bound on requests in flight; the pod's grace "
+        "period is this plus a margin",
+    )
     score_buckets: ScoreBuckets = Field(
         default=DEFAULT_SCORE_BUCKETS,
         description="RANKSHIP_SCORE_BUCKETS: upper bounds of the score histogram, strictly increasing",

@@ -90,7 +90,7 @@ def combiner_container(settings: StackSettings, model: ModelSettings, image: str
         "name": n.COMBINER_CONTAINER,
         "image": image,
         # The serving image's entry point runs the ranker; the same image runs the combiner class.
-        "command": ["seldon-core-microservice", n.COMBINER_CLASS, "--service-type", "COMBINER"],
+        "command": [*n.SERVING_ENTRYPOINT, n.COMBINER_CLASS, "--service-type", "COMBINER"],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "resources": COMBINER_RESOURCES,
         "volumeMounts": [{"name": seldon.TMP_VOLUME["name"], "mountPath": "/tmp"}],

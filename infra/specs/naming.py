@@ -78,6 +78,8 @@ INTERLEAVE_TRACK = "interleave"
 COMBINER_CONTAINER = "interleaver"
 INTERLEAVE_CHILD = {"stable": "ranker-stable", "canary": "ranker-canary"}
 COMBINER_CLASS = "model.serving.combiner.RankshipInterleaver"
+# The serving image's entry point (model/serving/Dockerfile CMD): seldon-core-microservice that drains on SIGTERM.
+SERVING_ENTRYPOINT = ("python", "-m", "model.serving.entrypoint")
 # meta.tags.model_version of an interleaved answer; the same string as model/serving/interleaving.py.
 INTERLEAVED_VERSION = "interleaved"
 

@@ -30,6 +30,7 @@ EXECUTOR_RESOURCES = {
 # form bodies there too (at most RANKSHIP_MAX_REQUEST_BYTES, 4 MiB, per request in flight). In memory, as
 # gunicorn's docs advise: its per-second heartbeat on a disk-backed filesystem can stall the workers.
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"}}
+GRACE_MARGIN_S = 10
 # The operator's own defaults for its storage initializer (chart `storageInitializer.*`), kept for ours.
 INITIALIZER_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "100Mi"},
@@ -149,6 +150,7 @@ def runtime_env(model: ModelSettings) -> list[dict[str, str]]:
         "RANKSHIP_LITERT_THREADS": str(litert_threads(model)),
         # Model-level, so every predictor (stable, canary, shadow) counts scores into the same buckets.
         "RANKSHIP_SCORE_BUCKETS": score_buckets_value(rt.score_buckets),
+        "RANKSHIP_DRAIN_SECONDS": str(rt.drain_seconds),
     }
     optional = {
         "RANKSHIP_MAX_CANDIDATES": rt.max_candidates,
@@ -240,6 +242,9 @@ def pod_spec(
         # The model server never calls the Kubernetes API (the service account says so too).
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(n.SERVING_UID),
+        # The runtime drains within drain_seconds (model/serving/entrypoint.py); the kubelet's SIGKILL
+        # comes only after this, so a clean stop is never cut short.
+        "terminationGracePeriodSeconds": model.runtime.drain_seconds + GRACE_MARGIN_S,
         **({"initContainers": [initializer]} if initializer else {}),
         "containers": [model_container(settings, model, p, name)],
         "volumes": volumes,

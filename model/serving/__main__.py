@@ -4,7 +4,8 @@
         [--grpc-port 5000] [--metrics-port 6000] [--workers 1] [--threads 1] [--grpc-workers 1] ...
 
 Without --bundle it serves the newest bundle under --bundles-root. The process is replaced by
-seldon-core-microservice (exec), so signals and the exit status are Seldon's own.
+seldon-core-microservice's main under the serving entry point (`entrypoint.py`, exec), which stops the REST
+and gRPC servers together on SIGTERM, within RANKSHIP_DRAIN_SECONDS.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from model.release.bundle import BundleError, latest_bundle
 
 MODEL_CLASS = "model.serving.seldon_model.RankshipRanker"
+ENTRYPOINT = "model.serving.entrypoint"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,10 +40,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def command(args: argparse.Namespace, bundle: Path) -> list[str]:
-    """The seldon-core-microservice command line for `args`."""
-    exe = Path(sys.executable).parent / "seldon-core-microservice"
+    """The seldon-core-microservice command line for `args`, under the serving entry point."""
     return [
-        str(exe), MODEL_CLASS, "--service-type", "MODEL",
+        sys.executable, "-m", ENTRYPOINT, MODEL_CLASS, "--service-type", "MODEL",
         "--http-port", str(args.http_port), "--grpc-port", str(args.grpc_port),
         "--metrics-port", str(args.metrics_port),
         "--workers", str(args.workers), "--threads", str(args.threads),

@@ -11,6 +11,7 @@
 | RANKSHIP_METRICS_FLUSH_MS   | 200          | Seldon metrics written every this often (0: in each request) |
 | RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | score histogram edges for bundles without score_histogram.json |
 | RANKSHIP_INTERLEAVE_CHILD   | 0            | 1: a child of the interleaving combiner, which counts feedback |
+| RANKSHIP_DRAIN_SECONDS      | 20           | after SIGTERM, how long requests in flight may take to finish |
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class ServingSettings:
     # quantiles) win, so that its live scores are compared with its own offline ones.
     score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
     interleave_child: bool = False
+    # Below Kubernetes' grace period (the specs set it to this plus a margin), so a stop is never a SIGKILL.
+    drain_seconds: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServingSettings:
@@ -63,6 +66,7 @@ class ServingSettings:
             metrics_flush_ms=_int(env, "RANKSHIP_METRICS_FLUSH_MS", defaults.metrics_flush_ms, minimum=0),
             score_buckets=_buckets(env, "RANKSHIP_SCORE_BUCKETS", defaults.score_buckets),
             interleave_child=_flag(env, "RANKSHIP_INTERLEAVE_CHILD"),
+            drain_seconds=_int(env, "RANKSHIP_DRAIN_SECONDS", defaults.drain_seconds),
         )
 
 

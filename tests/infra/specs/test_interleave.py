@@ -47,7 +47,9 @@ def test_combiner_knows_the_pair_and_runs_the_combiner_class() -> None:
     combiner = rendered()["interleave"]["componentSpecs"][0]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in combiner["env"]}
     assert (env["RANKSHIP_INTERLEAVE_STABLE"], env["RANKSHIP_INTERLEAVE_CANARY"]) == (S.version, C.version)
-    assert combiner["command"][1:] == [
+    # Under the serving entry point, like the ranker (drains on SIGTERM).
+    assert combiner["command"][:3] == ["python", "-m", "model.serving.entrypoint"]
+    assert combiner["command"][3:] == [
         "model.serving.combiner.RankshipInterleaver",
         "--service-type",
         "COMBINER",

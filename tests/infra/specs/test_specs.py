@@ -311,3 +311,12 @@ def test_specs_never_import_pulumi() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_grace_period_outlasts_the_runtimes_drain_bound() -> None:
+    raw = raw_settings("prod")
+    raw["models"][0]["runtime"] = {"drain_seconds": 45}
+    for name, pod in pod_specs(settings_of(raw)).items():
+        env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+        assert env["RANKSHIP_DRAIN_SECONDS"] == "45", name
+        assert pod["terminationGracePeriodSeconds"] == 55, name

@@ -69,8 +69,11 @@ def test_runtime_is_non_root_read_only_friendly_and_exposes_seldon_ports() -> No
     assert any(i.split()[1:] == ["9000", "5000", "6000"] for i in runtime if i.startswith("EXPOSE "))
     assert any("compileall" in i for i in _stages()[0])  # bytecode made at build time
     cmd = next(i for i in runtime if i.startswith("CMD "))
-    assert json.loads(cmd[4:])[:2] == [
-        "seldon-core-microservice",
+    # seldon-core-microservice's main under the entry point that drains on SIGTERM (entrypoint.py).
+    assert json.loads(cmd[4:])[:4] == [
+        "python",
+        "-m",
+        "model.serving.entrypoint",
         "model.serving.seldon_model.RankshipRanker",
     ]
 
