@@ -77,7 +77,8 @@ class TokenizerConfig(_Frozen):
     of at most `vocab_size` trained on the catalog (model/text/vocabulary.py), or `hybrid`: pieces,
     then hashed n-grams."""
 
-    kind: Literal["hashed", "wordpiece", "hybrid"] = "hashed"
+    # hybrid: best or tied-best on validation on both the synthetic set and Crowdflower (docs/training.md).
+    kind: Literal["hashed", "wordpiece", "hybrid"] = "hybrid"
     vocab_size: int = Field(8192, ge=64)
     # hashed: the id space (embedding rows); hybrid: the n-gram ids after the vocabulary's.
     buckets: int = Field(8192, ge=64)
@@ -267,7 +268,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Small enough for the test suite: a few hundred products, one short epoch per step.
     "tiny": {
         "data": {"synthetic": {"products": 600, "queries": 60, "candidates_per_query": 12}},
-        "tokenizer": {"buckets": 1024, "max_product_words": 12},
+        "tokenizer": {"buckets": 1024, "vocab_size": 1024, "max_product_words": 12},
         "ranker": {"layers": 1, "width": 32, "heads": 2},
         "train": {"epochs": 2, "batch_queries": 8, "warmup_steps": 5},
         # Both on, so the tiny run exercises the whole recipe (a few seconds each at this size).

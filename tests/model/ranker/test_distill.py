@@ -90,6 +90,7 @@ def test_recipe_trains_teacher_then_student_and_the_scratch_row() -> None:
                 update={
                     "enabled": True,
                     "retrieved_per_query": 3,
+                    "report_from_scratch": True,  # the tiny preset leaves it out
                     "teacher": cfg.ranker.model_copy(update={"width": 32}),
                 }
             )

@@ -72,7 +72,7 @@ def test_wordpiece_tokenizer_round_trips_through_json(tmp_path: Path) -> None:
 
 def test_hashed_files_keep_format_version_1() -> None:
     """Bundles made before wordpiece existed keep their bytes (and so their ids)."""
-    doc = json.loads(Tokenizer.from_config(TokenizerConfig()).to_json())
+    doc = json.loads(Tokenizer.from_config(TokenizerConfig(kind="hashed")).to_json())
     assert doc["version"] == 1 and "kind" not in doc["settings"] and "vocab" not in doc
 
 
@@ -101,7 +101,7 @@ def test_saturation_of_a_tiny_hash_space_worked_by_hand() -> None:
 def test_wordpiece_saturation_counts_unknown_words() -> None:
     tok = Tokenizer(
         {
-            **json.loads(Tokenizer.from_config(TokenizerConfig()).to_json())["settings"],
+            **json.loads(Tokenizer.from_config(TokenizerConfig(kind="hashed")).to_json())["settings"],
             "kind": "wordpiece",
             "buckets": len(VOCAB),
         },
@@ -114,7 +114,7 @@ def test_wordpiece_saturation_counts_unknown_words() -> None:
 
 
 def test_hybrid_rows_are_pieces_then_ngrams_after_the_vocabulary() -> None:
-    settings = json.loads(Tokenizer.from_config(TokenizerConfig()).to_json())["settings"]
+    settings = json.loads(Tokenizer.from_config(TokenizerConfig(kind="hashed")).to_json())["settings"]
     tok = Tokenizer(
         {**settings, "kind": "hybrid", "buckets": len(VOCAB) + 1000, "subtokens_per_word": 4}, VOCAB
     )
