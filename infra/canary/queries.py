@@ -15,10 +15,12 @@ Two sources, with the labels each carries in a cluster (see `infra/specs/monitor
 
 - Istio's request metrics, `istio_requests_total{response_code}` and `istio_request_duration_milliseconds`,
   reported by the ingress gateway (`reporter="source"`): they also count what neither the executor nor the
-  model ever saw, e.g. the 503 "no healthy upstream" of a canary whose pods all crashed. Keyed by
-  `destination_canonical_revision` (Istio reads the pod label `version`, the bundle version); a request
-  that found no pod has revision `unknown` and is credited by `destination_service_name`, the predictor's
-  Service `<model>-<track>` (Seldon's naming), to that track's version in the settings;
+  model ever saw, e.g. the 503 "no healthy upstream" of a canary whose pods all crashed. Istio knows the
+  track, not the bundle: `destination_canonical_revision` is the pod label `version`, constant per track
+  (`stable`, `canary`; `infra/specs/seldon.py`), and a request that found no pod has revision `unknown` and
+  only its `destination_service_name`, the predictor's Service `<model>-<track>` (Seldon's naming). Either
+  way the track is credited to that track's version in the settings: the live check has made sure the
+  cluster runs those, and windows from before the canary was deployed are not judged (`decide`);
 - the feedback counters (`model/serving/feedback.py`) and the offline histogram gauge
   (`model/serving/offline_scores.py`), both labelled `bundle_version` like the model's other series.
 
@@ -68,10 +70,15 @@ class Target:
         return _selector(*parts, f'{MESH_SERVICE}=~"{services}"', *extra)
 
     def version_of(self, query: Query, labels: Mapping[str, str]) -> str | None:
-        """The bundle version a result series belongs to (mesh series may only name their Service)."""
-        version = labels.get(query.key)
-        if query.key != MESH_VERSION or version not in ("unknown", "", None):
-            return version
+        """The bundle version a result series belongs to (mesh series name a track, or only a Service)."""
+        value = labels.get(query.key)
+        if query.key != MESH_VERSION:
+            return value
+        tracks = {"stable": self.stable_version, "canary": self.canary_version}
+        if value in tracks:
+            return tracks[value]
+        if value not in ("unknown", "", None):
+            return value  # a pod labelled with its bundle version (older manifests)
         return self.services().get(labels.get(MESH_SERVICE, ""))
 
     def executor_selector(self, *extra: str) -> str:

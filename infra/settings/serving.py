@@ -227,7 +227,7 @@ class ServingRuntime(Frozen):
     )
     score_buckets: ScoreBuckets = Field(
         default=DEFAULT_SCORE_BUCKETS,
-        description="RANKSHIP_SCORE_BUCKETS: upper bounds of the score histogram, strictly increasing",
+        description="RANKSHIP_SCORE_BUCKETS: histogram edges for bundles without score_histogram.json",
     )
 
 

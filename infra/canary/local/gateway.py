@@ -11,8 +11,8 @@ the runtime credits it by the answer's `model_version`, and this is where that g
 Metrics, with Istio's names and labels (`reporter="source"`, as the ingress gateway reports them):
 `istio_requests_total{destination_service_namespace, destination_service_name, destination_canonical_revision,
 response_code}` and `istio_request_duration_milliseconds_bucket{..., le}`. The Service is the predictor's,
-`<deployment>-<track>`; the revision is the bundle version, or `unknown` when no process answered, which is
-then a 503 "no healthy upstream" that the model never saw.
+`<deployment>-<track>`; the revision is the pod label `version`, which is the track (`infra/specs/seldon.py`), or
+`unknown` when no process answered, which is then a 503 "no healthy upstream" that the model never saw.
 
 `transforms` rewrites request bodies on their way to one version: the demo's stand-in for a client or
 feature pipeline that differs in the canary's environment (training-serving skew).
@@ -135,7 +135,7 @@ class LocalGateway:
             body = json.dumps(self.transforms[version](json.loads(body))).encode()
         session = getattr(self._local, "session", None) or requests.Session()
         self._local.session = session
-        start, revision = time.perf_counter(), version
+        start, revision = time.perf_counter(), track  # Istio's revision: the pod label `version`, the track
         try:
             answer = session.post(f"{base}/api/v1.0/{path}", data=body, timeout=10,
                                   headers={"Content-Type": "application/json"})  # fmt: skip

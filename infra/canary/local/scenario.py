@@ -128,7 +128,8 @@ def stack_yaml(stable: BundleInfo, canary: BundleInfo) -> str:
             "charts": {
                 "cert_manager": "v1.17.2", "istio": "1.25.2", "seldon_core_operator": "1.17.1",
                 "kube_prometheus_stack": "70.10.0",
-            }
+            },
+            "auth": {"mode": "none"},
         },
         "serving": {"namespace": NAMESPACE},
         "models": [

@@ -127,17 +127,16 @@ def test_mesh_requests_that_found_no_pod_are_credited_by_their_service() -> None
     prom = Recorder(
         {
             "mesh_requests": [
-                Series({**canary, "destination_canonical_revision": "b2b2b2b2b2b2"}, {END: 40.0}),
-                Series(
-                    {**canary, "destination_canonical_revision": "unknown"}, {END: 60.0}
-                ),  # 503 no upstream
-                # Another version behind the same Service (a window across a rollout) is nobody's here.
+                # Istio's revision is the pod label `version`: the track.
+                Series({**canary, "destination_canonical_revision": "canary"}, {END: 40.0}),
+                # 503 "no healthy upstream": no pod, so no revision, only the Service.
+                Series({**canary, "destination_canonical_revision": "unknown"}, {END: 60.0}),
+                # A pod labelled with another bundle version (older manifests) is nobody's here.
                 Series({**canary, "destination_canonical_revision": "ffffffffffff"}, {END: 7.0}),
+                Series({"destination_canonical_revision": "a1a1a1a1a1a1"}, {END: 900.0}),
             ],
             "mesh_errors": [Series({**canary, "destination_canonical_revision": "unknown"}, {END: 60.0})],
-            "mesh_p99_ms": [
-                Series({**canary, "destination_canonical_revision": "b2b2b2b2b2b2"}, {END: 12.0})
-            ],
+            "mesh_p99_ms": [Series({**canary, "destination_canonical_revision": "canary"}, {END: 12.0})],
         }
     )
     newest = measure(prom, TARGET, ANALYSIS, END)[0]
@@ -146,7 +145,7 @@ def test_mesh_requests_that_found_no_pod_are_credited_by_their_service() -> None
         60,
         0.012,
     )
-    assert newest.stable.mesh_requests is None
+    assert newest.stable.mesh_requests == 900  # a pod labelled with its bundle version counts as that version
 
 
 def test_feedback_and_the_offline_histogram_per_version() -> None:
