@@ -1,15 +1,20 @@
 """Canary analysis CLI.
 
+    python -m infra.canary cluster --stack S      # "aws-eks NAME REGION" or "existing NAME" (canary.yml)
     python -m infra.canary analyze --stack S --prometheus URL [--model NAME] [--write] [--report FILE]
                                    [--at TIME] [--no-live-check] [--root DIR] [--out DIR] [--timeout SECONDS]
+                                   [--step-started TIME]
 
 Reads the canary of every model in `Pulumi.<S>.yaml`, checks the live SeldonDeployment (kubeconfig or
 in-cluster credentials), queries Prometheus and prints one decision per model. `--write` applies promote,
 complete and rollback to the settings and re-renders `manifests/<S>/`; `--report` writes the Markdown for the
 PR body. `--at` pins the analysis time (unix seconds or ISO 8601) so a re-run judges the same windows.
+The progress deadline counts from the commit that put the canary at its step (`infra/canary/progress.py`),
+or from `--step-started`.
 
 Exit codes: 0 promote/complete, 10 hold, 11 hold because Prometheus or the cluster could not be read,
-20 rollback, 2 bad input (settings, flags) or a stale decision (the settings changed meanwhile).
+20 rollback, 30 stalled (a hold past the progress deadline), 2 bad input (settings, flags) or a stale
+decision (the settings changed meanwhile).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.canary.analyze import EXIT_HOLD, LiveSource, analyze_stack, exit_code, summary_line
+from infra.canary.analyze import EXIT_HOLD, HeldFor, LiveSource, analyze_stack, exit_code, summary_line
 from infra.canary.apply import StaleDecision, apply
+from infra.canary.progress import deployed_for, held_for
 from infra.canary.prometheus import DEFAULT_TIMEOUT_S, Prometheus
 from infra.canary.report import markdown
 from infra.gitops.atomic import write_text_atomic
 from infra.live.kube import Kube
+from infra.settings.cluster import EksCluster
 from infra.settings.stack import SettingsError, StackSettings, load_stack_settings
 
 EXIT_BAD_INPUT = 2
@@ -48,6 +55,9 @@ def parse_time(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra.canary", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("cluster", help="print the stack's cluster: provider, name (and region for EKS)")
+    c.add_argument("--stack", required=True)
+    c.add_argument("--root", type=Path, default=Path.cwd())
     a = sub.add_parser("analyze", help="judge the canaries of a stack and decide")
     a.add_argument("--stack", required=True)
     a.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://127.0.0.1:9090")
@@ -63,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--out", type=Path, help="manifests folder (default ROOT/manifests)")
     a.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per Prometheus query")
+    a.add_argument(
+        "--step-started", type=parse_time, help="when the current step went live (default: from git history)"
+    )
     return p
 
 
@@ -80,13 +93,38 @@ def _live(settings: StackSettings, skip: bool) -> LiveSource | None:
     return read
 
 
+def _held_for(args: argparse.Namespace, end: float) -> HeldFor:
+    if args.step_started is not None:
+        return lambda model: max(end - args.step_started, 0.0)
+    from_git = held_for(args.root, args.stack, end)
+
+    def age(model: str) -> float | None:
+        got = from_git(model)
+        if got is None:
+            print(f"canary: {model}: step age unknown (no git history of Pulumi.{args.stack}.yaml): "
+                  "progress deadline not applied")  # fmt: skip
+        return got
+
+    return age
+
+
+def cluster(args: argparse.Namespace) -> int:
+    c = load_stack_settings(args.stack, args.root).cluster
+    print(" ".join([c.provider, c.name, *([c.region] if isinstance(c, EksCluster) else [])]))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "cluster":
+        return cluster(args)
     settings = load_stack_settings(args.stack, args.root)
     if args.model is not None and args.model not in {m.name for m in settings.models}:
         raise SettingsError(f"Pulumi.{args.stack}.yaml", [f"--model {args.model!r}: no such model"])
     prom = Prometheus(args.prometheus, args.timeout)
     end = args.at if args.at is not None else time.time()
-    decisions = analyze_stack(settings, prom, end, _live(settings, args.no_live_check), args.model)
+    held, deployed = _held_for(args, end), deployed_for(args.root, args.stack, end)
+    live = _live(settings, args.no_live_check)
+    decisions = analyze_stack(settings, prom, end, live, args.model, held, deployed)
     if not decisions:
         print(f"canary: stack {args.stack} has no canary to analyse")
     for d in decisions:

@@ -7,10 +7,11 @@ value over the `window` that ends at that time. The result is plain data that `d
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from infra.canary.online import Feedback
 from infra.canary.prometheus import PrometheusError, Series
 from infra.canary.queries import Query, Target, queries
 from infra.settings.serving import CanaryAnalysis
@@ -36,7 +37,14 @@ class VersionSample:
     exec_requests: float | None = None
     exec_errors: float | None = None
     exec_p99_s: float | None = None
+    mesh_requests: float | None = None
+    mesh_errors: float | None = None
+    mesh_p99_s: float | None = None
     scores: Mapping[float, float] = field(default_factory=dict)  # le -> cumulative count
+    offline: Mapping[float, float] = field(
+        default_factory=dict
+    )  # the bundle's offline histogram, same layout
+    feedback: Feedback | None = None  # None: no feedback counted in the window
 
 
 @dataclass(frozen=True)
@@ -63,38 +71,67 @@ def measure(prom: RangeQuerier, target: Target, analysis: CanaryAnalysis, end: f
     step = seconds(analysis.interval)
     answers = {
         q.name: (q, prom.range_query(q.expr, times[-1], times[0], step))
-        for q in queries(target, analysis.window)
+        for q in queries(target, analysis.window, analysis.feedback_window)
     }
     return [
         Evaluation(
             at=t,
             window=analysis.window,
-            canary=_sample(answers, t, target.canary_version),
-            stable=_sample(answers, t, target.stable_version),
+            canary=_sample(answers, t, target, target.canary_version),
+            stable=_sample(answers, t, target, target.stable_version),
         )
         for t in times
     ]
 
 
-def _sample(answers: Mapping[str, tuple[Query, list[Series]]], at: float, version: str) -> VersionSample:
-    def scalar(name: str) -> float | None:
+def _sample(
+    answers: Mapping[str, tuple[Query, list[Series]]], at: float, target: Target, version: str
+) -> VersionSample:
+    def values(name: str) -> list[float]:
         query, series = answers[name]
-        # Every query's key label holds the bundle version (`bundle_version` or `predictor_version`).
-        values = [_point(s, at) for s in series if s.labels.get(query.key) == version]
-        found = [v for v in values if v is not None]
+        found = [_point(s, at) for s in series if target.version_of(query, s.labels) == version]
+        return [v for v in found if v is not None]
+
+    def scalar(name: str) -> float | None:
+        found = values(name)
         if len(found) > 1:
+            query = answers[name][0]
             raise PrometheusError(f"query {query.expr!r}: {len(found)} series for {query.key}={version!r}")
         return found[0] if found else None
 
-    query, series = answers["scores"]
-    scores = {}
+    def mesh(name: str, combine: Callable[[list[float]], float]) -> float | None:
+        # One series per (Service, revision): requests that found no pod ride under revision "unknown".
+        found = values(name)
+        return combine(found) if found else None
+
+    names = ("requests", "errors", "p99", "exec_requests", "exec_errors", "exec_p99")
+    r, e, p, xr, xe, xp = (scalar(n) for n in names)
+    mesh_p99_ms = mesh("mesh_p99_ms", max)
+    return VersionSample(
+        r, e, p, xr, xe, xp,
+        mesh_requests=mesh("mesh_requests", sum), mesh_errors=mesh("mesh_errors", sum),
+        mesh_p99_s=None if mesh_p99_ms is None else mesh_p99_ms / 1000.0,
+        scores=_histogram(answers["scores"], at, version), offline=_histogram(answers["offline"], at, version),
+        feedback=_feedback(scalar),
+    )  # fmt: skip
+
+
+def _histogram(answer: tuple[Query, list[Series]], at: float, version: str) -> dict[float, float]:
+    query, series = answer
+    out = {}
     for s in series:
         value = _point(s, at)
         if s.labels.get(query.key) == version and value is not None:
-            scores[_bound(query, s.labels.get("le"))] = value
-    names = ("requests", "errors", "p99", "exec_requests", "exec_errors", "exec_p99")
-    r, e, p, xr, xe, xp = (scalar(n) for n in names)
-    return VersionSample(r, e, p, xr, xe, xp, scores)
+            out[_bound(query, s.labels.get("le"))] = value
+    return out
+
+
+def _feedback(scalar: Callable[[str], float | None]) -> Feedback | None:
+    n = scalar("feedback")
+    if not n:
+        return None
+    # Counters appear with their first increment: a missing one counted nothing.
+    return Feedback(n, scalar("clicked") or 0.0, scalar("rr_sum") or 0.0, scalar("rr_sq_sum") or 0.0)
 
 
 def _point(series: Series, at: float) -> float | None:

@@ -13,12 +13,24 @@ Two sources, with the labels each carries in a cluster (see `infra/specs/monitor
   started before the annotation existed report an empty `predictor_version`: no executor data, and `decide`
   falls back to the model's own metrics.
 
-Client mistakes (4xx) are the client's, not the canary's: both error queries count server errors only.
+- Istio's request metrics, `istio_requests_total{response_code}` and `istio_request_duration_milliseconds`,
+  reported by the ingress gateway (`reporter="source"`): they also count what neither the executor nor the
+  model ever saw, e.g. the 503 "no healthy upstream" of a canary whose pods all crashed. Istio knows the
+  track, not the bundle: `destination_canonical_revision` is the pod label `version`, constant per track
+  (`stable`, `canary`; `infra/specs/seldon.py`), and a request that found no pod has revision `unknown` and
+  only its `destination_service_name`, the predictor's Service `<model>-<track>` (Seldon's naming). Either
+  way the track is credited to that track's version in the settings: the live check has made sure the
+  cluster runs those, and windows from before the canary was deployed are not judged (`decide`);
+- the feedback counters (`model/serving/feedback.py`) and the offline histogram gauge
+  (`model/serving/offline_scores.py`), both labelled `bundle_version` like the model's other series.
+
+Client mistakes (4xx) are the client's, not the canary's: every error query counts server errors only.
 `rankship_errors_total{code!~"4.."}` also matches series without a `code` label (runtimes before it existed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from infra.specs import naming as n
@@ -29,6 +41,7 @@ EXECUTOR_VERSION = "predictor_version"
 # REST answers carry the HTTP status, gRPC answers the gRPC code name.
 EXECUTOR_SERVER_ERRORS = "5..|Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss"
 QUANTILE = 0.99
+MESH_VERSION, MESH_SERVICE = "destination_canonical_revision", "destination_service_name"
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,27 @@ class Target:
     def model_selector(self, *extra: str) -> str:
         model = f'{n.PROM_MODEL_LABEL}="{self.model}"'
         return _selector(f'namespace="{self.namespace}"', model, f'{VERSION}=~"{self.versions()}"', *extra)
+
+    def services(self) -> dict[str, str]:
+        """The predictors' Services (Seldon names them `<deployment>-<predictor>`) -> bundle version."""
+        return {f"{self.model}-stable": self.stable_version, f"{self.model}-canary": self.canary_version}
+
+    def mesh_selector(self, *extra: str) -> str:
+        services = "|".join(self.services())
+        parts = ('reporter="source"', f'destination_service_namespace="{self.namespace}"')
+        return _selector(*parts, f'{MESH_SERVICE}=~"{services}"', *extra)
+
+    def version_of(self, query: Query, labels: Mapping[str, str]) -> str | None:
+        """The bundle version a result series belongs to (mesh series name a track, or only a Service)."""
+        value = labels.get(query.key)
+        if query.key != MESH_VERSION:
+            return value
+        tracks = {"stable": self.stable_version, "canary": self.canary_version}
+        if value in tracks:
+            return tracks[value]
+        if value not in ("unknown", "", None):
+            return value  # a pod labelled with its bundle version (older manifests)
+        return self.services().get(labels.get(MESH_SERVICE, ""))
 
     def executor_selector(self, *extra: str) -> str:
         parts = (f'namespace="{self.namespace}"', f'deployment_name="{self.model}"')
@@ -65,8 +99,8 @@ class Query:
     key: str  # "bundle_version" (model metrics) or "predictor_version" (executor metrics)
 
 
-def queries(target: Target, window: str) -> list[Query]:
-    """Every query of one evaluation; `window` is a Prometheus duration such as 5m."""
+def queries(target: Target, window: str, feedback_window: str | None = None) -> list[Query]:
+    """Every query of one evaluation; `window` is a Prometheus duration such as 5m (feedback: its own)."""
     m, m_err = target.model_selector(), target.model_selector(SERVER_ERRORS)
     e, e_err = target.executor_selector(), target.executor_selector(f'code=~"{EXECUTOR_SERVER_ERRORS}"')
     v, p, q = VERSION, EXECUTOR_VERSION, QUANTILE
@@ -87,4 +121,41 @@ def queries(target: Target, window: str) -> list[Query]:
             f"histogram_quantile({q}, sum by ({p}, le) (rate({EXECUTOR}_bucket{e}[{window}])))",
             p,
         ),
+        *mesh_queries(target, window),
+        *feedback_queries(target, feedback_window or window),
+        Query("offline", f"max by ({v}, le) (max_over_time(rankship_offline_scores{m}[{window}]))", v),
+    ]
+
+
+def mesh_queries(target: Target, window: str) -> list[Query]:
+    s, s_err = target.mesh_selector(), target.mesh_selector('response_code=~"5.."')
+    by = f"{MESH_SERVICE}, {MESH_VERSION}"
+    return [
+        Query("mesh_requests", f"sum by ({by}) (increase(istio_requests_total{s}[{window}]))", MESH_VERSION),
+        Query(
+            "mesh_errors", f"sum by ({by}) (increase(istio_requests_total{s_err}[{window}]))", MESH_VERSION
+        ),
+        Query(
+            "mesh_p99_ms",
+            f"histogram_quantile({QUANTILE}, sum by ({by}, le) "
+            f"(rate(istio_request_duration_milliseconds_bucket{s}[{window}])))",
+            MESH_VERSION,
+        ),
+    ]
+
+
+FEEDBACK_SERIES = {
+    "feedback": "rankship_feedback_total",
+    "clicked": "rankship_feedback_clicked_total",
+    "rr_sum": "rankship_feedback_reciprocal_rank_total",
+    "rr_sq_sum": "rankship_feedback_reciprocal_rank_squared_total",
+}
+
+
+def feedback_queries(target: Target, window: str) -> list[Query]:
+    """Credited by the version named in the answer, summed over every pod that received the feedback."""
+    m, v = target.model_selector(), VERSION
+    return [
+        Query(name, f"sum by ({v}) (increase({series}{m}[{window}]))", v)
+        for name, series in FEEDBACK_SERIES.items()
     ]

@@ -16,6 +16,7 @@ _HEADLINE = {
     Verdict.COMPLETE: "complete (the canary becomes stable)",
     Verdict.ROLLBACK: "ROLLBACK",
     Verdict.HOLD: "hold",
+    Verdict.STALLED: "STALLED (progress deadline passed)",
 }
 _RESULT = {True: "ok", False: "**FAIL**", None: "n/a"}
 
@@ -37,13 +38,15 @@ def _value(check: Check, value: float | None) -> str:
 
 
 def _limit(check: Check) -> str:
+    if check.limit_text:
+        return check.limit_text
     if check.name == "requests":
         return f"≥ {check.limit:.0f} per version"
     return f"≤ {_value(check, check.limit)}"
 
 
 def _weights(d: Decision) -> str:
-    if d.verdict is Verdict.HOLD:
+    if d.verdict in (Verdict.HOLD, Verdict.STALLED):
         return f"canary stays at {d.weight} %"
     if d.verdict is Verdict.ROLLBACK:
         return f"canary {d.weight} % → removed, stable 100 %"
@@ -69,7 +72,13 @@ def model_section(d: Decision) -> str:
             "|---|---|---|---|---|---|",
         ]
         for c in (latest.requests, *latest.checks):
-            cells = (c.name, c.source, _value(c, c.canary), _value(c, c.stable), _limit(c), _RESULT[c.ok])
+            result = _RESULT[c.ok] if c.gating else "reported"
+            if c.detail:
+                result += f" ({c.detail})"
+            stable = _value(c, c.stable) + (
+                " (own offline)" if c.name == "score PSI" and c.stable is not None else ""
+            )
+            cells = (c.name, c.source, _value(c, c.canary), stable, _limit(c), result)
             lines.append("| " + " | ".join(cells) + " |")
         lines += [
             "",

@@ -127,7 +127,22 @@ class CanaryAnalysis(Frozen):
     min_requests_per_version: int = Field(default=200, ge=1)
     max_error_rate: float = Field(default=0.01, gt=0, lt=1)
     max_p99_latency_ms: float = Field(default=250.0, gt=0)
-    max_score_psi: float = Field(default=0.2, gt=0)
+    max_score_psi: float = Field(
+        default=0.2, gt=0, description="PSI of each version's live scores vs its own offline histogram"
+    )
+    min_feedback_per_version: int = Field(
+        default=200, ge=0, description="impressions with feedback per version and window; 0: no online check"
+    )
+    online_margin: float = Field(
+        default=0.05, gt=0, lt=1, description="non-inferiority margin, relative to stable's CTR and MRR"
+    )
+    online_alpha: float = Field(default=0.05, gt=0, lt=0.5, description="one-sided level of the z-tests")
+    feedback_window: Duration = Field(
+        default="1h", description="feedback counted over this window: clicks are rarer than requests"
+    )
+    max_holds: int = Field(
+        default=12, ge=1, description="progress deadline: holds at one step (intervals) before `stalled`"
+    )
 
     @model_validator(mode="after")
     def _steps_climb_to_100(self) -> CanaryAnalysis:
@@ -219,7 +234,7 @@ class ServingRuntime(Frozen):
     )
     score_buckets: ScoreBuckets = Field(
         default=DEFAULT_SCORE_BUCKETS,
-        description="RANKSHIP_SCORE_BUCKETS: upper bounds of the score histogram, strictly increasing",
+        description="RANKSHIP_SCORE_BUCKETS: histogram edges for bundles without score_histogram.json",
     )
 
 

@@ -33,6 +33,12 @@ ERROR_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
 # Recorded p99s: end to end per model (the executor: the SLO) and inside the model class per bundle version.
 SERVER_P99 = f"{n.PROM_MODEL_LABEL}:server_latency_p99_seconds:rate5m"
 INFERENCE_P99 = "rankship_bundle:inference_latency_p99_seconds:rate5m"
+# Per bundle version, whichever pod counted (feedback is credited by the answer's version, see
+# model/serving/feedback.py): online quality, and the live scores' distance from the bundle's own offline ones.
+BUNDLE_KEYS = f"{MODEL_KEYS}, {n.BUNDLE_VERSION_LABEL}"
+FEEDBACK_CTR = "rankship_bundle:feedback_ctr:ratio1h"
+FEEDBACK_MRR = "rankship_bundle:feedback_mrr:ratio1h"
+SCORE_SKEW = "rankship_bundle:score_skew_ks:1h"
 
 
 def server_error_ratio(window: str) -> str:
@@ -97,4 +103,35 @@ def recording_rules(settings: StackSettings, model: ModelSettings) -> list[dict[
     inference = quantile(0.99, f"rankship_inference_seconds_bucket{sel}", by_version, "5m")
     rules.append({"record": SERVER_P99, "expr": quantile(0.99, f"{EXECUTOR}_bucket{sel}", MODEL_KEYS, "5m")})
     rules.append({"record": INFERENCE_P99, "expr": inference})
-    return rules
+    return rules + bundle_rules(settings, model)
+
+
+def _ratio(part: str, whole: str, window: str) -> str:
+    """sum(part) / sum(whole) per bundle; 0 rather than absent while `whole` counts (a part series appears
+    with its first increment)."""
+    p = f"sum by ({BUNDLE_KEYS}) (increase({part}[{window}]))"
+    w = f"sum by ({BUNDLE_KEYS}) (increase({whole}[{window}]))"
+    return f"(\n  {p}\nor\n  0 * {w}\n)\n/\n{w}"
+
+
+def score_skew(sel: str, window: str) -> str:
+    """Kolmogorov-Smirnov distance on the bundle's own buckets: the largest gap between the live and the
+    offline cumulative share of scores (`rankship_offline_scores`). Scale-free: a recalibrated model is 0."""
+    live = f"sum by ({BUNDLE_KEYS}, le) (increase(rankship_scores_total{sel}[{window}]))"
+    live_all = f'sum by ({BUNDLE_KEYS}) (increase(rankship_scores_total{sel[:-1]}, le="+Inf"}}[{window}]))'
+    offline = f"max by ({BUNDLE_KEYS}, le) (rankship_offline_scores{sel})"
+    offline_all = f'max by ({BUNDLE_KEYS}) (rankship_offline_scores{sel[:-1]}, le="+Inf"}})'
+    return (
+        f"max by ({BUNDLE_KEYS}) (abs(\n  {live} / on ({BUNDLE_KEYS}) group_left {live_all}\n"
+        f"  -\n  {offline} / on ({BUNDLE_KEYS}) group_left {offline_all}\n))"
+    )
+
+
+def bundle_rules(settings: StackSettings, model: ModelSettings) -> list[dict[str, Any]]:
+    sel = selector(settings, model)
+    return [
+        {"record": FEEDBACK_CTR, "expr": _ratio(f"rankship_feedback_clicked_total{sel}", f"rankship_feedback_total{sel}", "1h")},
+        {"record": FEEDBACK_MRR,
+         "expr": _ratio(f"rankship_feedback_reciprocal_rank_total{sel}", f"rankship_feedback_total{sel}", "1h")},
+        {"record": SCORE_SKEW, "expr": score_skew(sel, "1h")},
+    ]  # fmt: skip

@@ -222,6 +222,7 @@ def test_one_pulumi_cli_version_the_locked_sdk_for_preview_up_and_refresh() -> N
         if "pulumi/actions" in str(s.get("uses"))
     ]
     assert sorted({name for name, _ in pulumi_steps}) == [
+        "canary.yml",  # the automatic rollback's `up`
         "drift.yml",
         "infra-deploy.yml",
         "infra-preview.yml",
@@ -234,7 +235,7 @@ def test_one_pulumi_cli_version_the_locked_sdk_for_preview_up_and_refresh() -> N
             "${{ needs.find.outputs.pulumi_version }}",
         ), name
     version_steps = [s for path in WORKFLOWS for _, s in all_steps(path) if s.get("id") == "pulumi"]
-    assert len(version_steps) == 3
+    assert len(version_steps) == 4
     assert all("python -m infra.gitops.ci_plan --pulumi-version" in s["run"] for s in version_steps)
 
 

@@ -1,9 +1,13 @@
-"""Tiny real bundles for the canary demo: untrained `tiny` rankers, converted to LiteRT, with golden scores.
+"""Tiny real bundles for the cluster e2e: untrained `tiny` rankers, converted to LiteRT, with golden scores.
 
 Same recipe as the serving tests' fixture bundle (`tests/model/serving/fixture_bundle.py`), plus two knobs:
 `seed` picks the random weights and `label` goes into config.json, so one model can ship as several
 bundles (distinct ids and versions, identical scores: a healthy canary) and another seed gives a model whose
 scores land elsewhere (fast, error-free and broken: the canary the score-drift check must catch).
+
+Each carries its offline score histogram (`score_histogram.json`) from the kind of requests the cluster
+e2e's load generator sends (`load.ranking_request`), so its live scores are judged against its own.
+The canary demo itself runs *trained* models (`trained.py`).
 
 Needs the main virtualenv (TensorFlow); imports it only when called.
 """
@@ -11,12 +15,15 @@ Needs the main virtualenv (TensorFlow); imports it only when called.
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from model.release.bundle import BundleInfo, write_bundle
+from infra.canary.local.load import ranking_request
+from model.release.bundle import SCORES_FILE, BundleInfo, write_bundle
+from model.release.score_histogram import histogram_bytes
 from model.release.untrained import golden_scores, untrained_tflite
 
 GOLDEN = [
@@ -48,6 +55,12 @@ def build_bundles(root: Path, wanted: Mapping[str, int]) -> dict[str, BundleInfo
                     {"request": r, "scores": golden_scores(model_path, tokenizer, r)} for r in GOLDEN
                 ],
             }
+            rng = random.Random(seed)
+            offline = [
+                score
+                for _ in range(20)
+                for score in golden_scores(model_path, tokenizer, ranking_request(rng)["jsonData"]).values()
+            ]
             config = {"preset": "tiny", "seed": seed, "label": label, "note": "untrained canary demo model"}
             contents: dict[str, bytes | Path] = {
                 "model.tflite": model_path,
@@ -55,6 +68,7 @@ def build_bundles(root: Path, wanted: Mapping[str, int]) -> dict[str, BundleInfo
                 "config.json": json.dumps(config, indent=2).encode(),
                 "metrics.json": json.dumps({"variants": [], "note": "demo: not evaluated"}).encode(),
                 "golden.json": json.dumps(golden, indent=2).encode(),
+                SCORES_FILE: histogram_bytes(offline, "load generator requests"),
                 "MODEL_CARD.md": f"# demo bundle `{label}`\n\nUntrained ranker, seed {seed}.\n".encode(),
             }
             built[label] = write_bundle(contents, root)

@@ -1,13 +1,13 @@
 """The stand-in for a cluster: what the local demo "rolled out" from the stack settings.
 
-`rollout()` reads `Pulumi.<stack>.yaml` like a GitOps sync would; from then on `route()` splits requests
-between the versions' processes by the rolled-out weights (exactly: of every 100 requests, `weight` go to the
-canary, spread evenly), and `live()` answers the analyzer's live check with the SeldonDeployment the specs
+`rollout()` reads `Pulumi.<stack>.yaml` like a GitOps sync would; from then on `route_track()` splits calls
+between the versions' processes by the rolled-out weights (weighted random, like Envoy), and `live()` answers the analyzer's live check with the SeldonDeployment the specs
 render for those settings, `Available`. So the analyzer runs unchanged, live check included.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +19,9 @@ from infra.specs.seldon import seldon_deployment
 
 
 class LocalCluster:
-    def __init__(self, root: Path, stack: str, model: str, endpoints: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Path, stack: str, model: str, endpoints: Mapping[str, str], seed: int = 7
+    ) -> None:
         """`endpoints`: bundle version -> base URL of the process serving it."""
         self.root, self.stack, self.model_name = root, stack, model
         self.endpoints = dict(endpoints)
@@ -27,6 +29,8 @@ class LocalCluster:
         self._sent = 0
         self._live: dict[str, Any] = {}
         self._routes: tuple[tuple[str, int], ...] = ()
+        self._tracks: dict[str, str] = {}
+        self._rng = random.Random(seed)
         self.rollout()
 
     def rollout(self) -> None:
@@ -39,21 +43,25 @@ class LocalCluster:
         missing = [v for v, _ in routes if v not in self.endpoints]
         if missing:
             raise KeyError(f"no local process serves version {missing[0]}")
+        tracks = {model.stable.bundle.version: "stable"}
+        if model.canary is not None:
+            tracks[model.canary.bundle.version] = "canary"
         with self._lock:
-            self._live, self._routes = live, routes
+            self._live, self._routes, self._tracks = live, routes, tracks
 
-    def route(self) -> tuple[str, str]:
-        """(version, base URL) for the next request."""
+    def route_track(self) -> tuple[str, str, str]:
+        """(track, version, base URL) for the next call, drawn by weight as Envoy does (weighted random):
+        the gateway routes predictions and feedback alike, so an exact cycle would phase-lock with the
+        search/feedback alternation and send one version mostly feedback."""
         with self._lock:
-            i, self._sent = self._sent, self._sent + 1
-            routes = self._routes
-        if len(routes) == 1:
-            return routes[0][0], self.endpoints[routes[0][0]]
-        (stable, _), (canary, weight) = routes
-        # Bresenham: request i goes to the canary when floor((i+1) w / 100) steps up.
-        to_canary = (i + 1) * weight // 100 > i * weight // 100
-        version = canary if to_canary else stable
-        return version, self.endpoints[version]
+            routes, tracks, draw = self._routes, self._tracks, self._rng.random() * 100
+        version = routes[-1][0]
+        for candidate, weight in routes:
+            if draw < weight:
+                version = candidate
+                break
+            draw -= weight
+        return tracks.get(version, "stable"), version, self.endpoints[version]
 
     def weights(self) -> dict[str, int]:
         with self._lock:

@@ -7,6 +7,9 @@ Every 15 s (rates per second in brackets), for a version with `rps` requests per
 - rankship_inference_seconds_bucket: every request lands in the bucket `latency_le` (0.05 or 0.5),
   so histogram_quantile(0.99) is 0.99 of the way through that bucket: 49.5 ms or 497.5 ms
 - rankship_scores_total{le}: 4 scores per request, spread over the buckets in `score_shares`
+- rankship_feedback_total += 15 * rps (every answer gets feedback); a share `ctr` of them is clicked, every
+  click at position 1 (reciprocal rank 1): clicked, reciprocal-rank and squared sums all += 15 * rps * ctr
+- rankship_offline_scores{le}: the bundle's offline histogram, 1000 scores spread EVEN (a constant gauge)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Version:
     error_ratio: float = 0.0
     latency_le: str = "0.05"
     score_shares: tuple[float, float, float, float] = EVEN
+    ctr: float = 0.5
 
 
 def _line(name: str, labels: dict[str, str], value: float, at: float) -> str:
@@ -53,12 +57,16 @@ def openmetrics(versions: list[Version], start: float, end: float) -> str:
                 seen = seen or le == v.latency_le
                 labels = {**base, "le": le}
                 lines.append(_line("rankship_inference_seconds_bucket", labels, requests if seen else 0, at))
-            cumulative = 0.0
-            for le, share in zip(SCORE_BOUNDS, v.score_shares, strict=True):
-                cumulative += share
+            cumulative = offline = 0.0
+            for le, share, even in zip(SCORE_BOUNDS, v.score_shares, EVEN, strict=True):
+                cumulative, offline = cumulative + share, offline + even
                 lines.append(
                     _line("rankship_scores_total", {**base, "le": le}, 4 * requests * cumulative, at)
                 )
+                lines.append(_line("rankship_offline_scores", {**base, "le": le}, 1000 * offline, at))
+            lines.append(_line("rankship_feedback_total", base, requests, at))
+            for name in ("clicked", "reciprocal_rank", "reciprocal_rank_squared"):
+                lines.append(_line(f"rankship_feedback_{name}_total", base, requests * v.ctr, at))
     # OpenMetrics wants each series' samples together and in time order; sorting by name keeps that.
     lines.sort(key=lambda line: (line.rsplit(" ", 2)[0], float(line.rsplit(" ", 1)[1])))
     return "\n".join(lines) + "\n# EOF\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from infra.canary.measure import Evaluation, VersionSample
+from infra.canary.online import Feedback
 
 INF = math.inf
 # 1000 scores: 250 in each of four buckets (cumulative counts at -1, 0, 1, +Inf).
@@ -13,6 +14,8 @@ EVEN = {-1.0: 250.0, 0.0: 500.0, 1.0: 750.0, INF: 1000.0}
 EVEN_SMALL = {-1.0: 25.0, 0.0: 50.0, 1.0: 75.0, INF: 100.0}
 # Every score in the top bucket: what an untrained model with a constant output looks like.
 ALL_HIGH = {1.0: 0.0, INF: 1000.0}
+# Users: 2000 impressions, half clicked, every click at position 1 (CTR 0.5, MRR 0.5, s^2 = 0.25).
+CLICKS = Feedback(2000, 1000, 1000, 1000)
 
 
 def sample(
@@ -21,6 +24,8 @@ def sample(
     p99_ms: float | None = 50,
     scores: dict[float, float] | None = None,
     executor: tuple[float, float, float] | None = None,
+    feedback: Feedback | None = CLICKS,
+    offline: dict[float, float] | None = None,
 ) -> VersionSample:
     """A version's window; `executor` is (requests, errors, p99 ms) as the Seldon executor saw them."""
     ex_req, ex_err, ex_p99 = executor if executor else (None, None, None)
@@ -32,6 +37,8 @@ def sample(
         exec_errors=ex_err,
         exec_p99_s=None if ex_p99 is None else ex_p99 / 1000,
         scores=EVEN if scores is None else scores,
+        offline=EVEN if offline is None else offline,  # the version's own offline histogram
+        feedback=feedback,
     )
 
 

@@ -12,6 +12,7 @@ from infra.canary.analyze import (
     EXIT_HOLD,
     EXIT_PROMOTE,
     EXIT_ROLLBACK,
+    EXIT_STALLED,
     EXIT_UNREADABLE,
     analyze_stack,
     exit_code,
@@ -28,7 +29,8 @@ END = 1_800_000_000.0
 
 
 class HealthyPrometheus:
-    """Every query answers a healthy canary: 300 requests, no errors, p99 40 ms, the same score shape."""
+    """Every query answers a healthy canary: 300 requests, no errors, p99 40 ms, the score shape of its own
+    offline histogram, 3000 impressions with feedback of which 1500 clicked at position 1."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -36,14 +38,20 @@ class HealthyPrometheus:
     def range_query(self, expr: str, start: float, end: float, step_s: float) -> list[Series]:
         self.calls += 1
         times = [start + i * step_s for i in range(int((end - start) // step_s) + 1)]
-        if "seldon_api_executor" in expr or "rankship_errors_total" in expr:
+        if "seldon_api_executor" in expr or "rankship_errors_total" in expr or "istio_" in expr:
             return []
         value = 0.04 if "histogram_quantile" in expr else 300.0
+        if "rankship_feedback_total" in expr:
+            value = 3000.0  # over the feedback window (10m)
+        elif "rankship_feedback_" in expr:
+            value = 1500.0  # clicked, reciprocal rank and its square: every click at position 1
         out = []
         for version in ("a1a1a1a1a1a1", "b2b2b2b2b2b2"):
-            if "rankship_scores_total" in expr:
+            if "rankship_scores_total" in expr or "rankship_offline_scores" in expr:
+                scale = 1.0 if "rankship_scores_total" in expr else 0.1
                 for le, count in (("0.0", 600.0), ("+Inf", 1200.0)):
-                    out.append(Series({"bundle_version": version, "le": le}, dict.fromkeys(times, count)))
+                    labels = {"bundle_version": version, "le": le}
+                    out.append(Series(labels, dict.fromkeys(times, count * scale)))
             else:
                 out.append(Series({"bundle_version": version}, dict.fromkeys(times, value)))
         return out
@@ -105,6 +113,29 @@ def test_exit_codes_rank_rollback_over_promote_over_hold(settings: StackSettings
     assert exit_code([waiting, unreadable]) == EXIT_UNREADABLE
     assert exit_code([unreadable, promote]) == EXIT_PROMOTE
     assert exit_code([promote, rollback]) == EXIT_ROLLBACK
+    stalled = dataclasses.replace(waiting, verdict=Verdict.STALLED)
+    assert exit_code([promote, stalled]) == EXIT_STALLED
+    assert exit_code([stalled, rollback]) == EXIT_ROLLBACK
+    assert exit_code([unreadable, stalled]) == EXIT_STALLED
+
+
+def test_a_hold_past_the_progress_deadline_is_stalled(settings: StackSettings) -> None:
+    # Fixture: max_holds 5 x interval 1m = 300 s at one step. No feedback at all: every evaluation holds.
+    class NoClicks(HealthyPrometheus):
+        def range_query(self, expr: str, start: float, end: float, step_s: float) -> list[Series]:
+            return [] if "rankship_feedback" in expr else super().range_query(expr, start, end, step_s)
+
+    [young] = analyze_stack(settings, NoClicks(), END, None, held_for=lambda model: 299.0)
+    assert young.verdict is Verdict.HOLD and "CTR (feedback: canary no, stable no" in young.reason
+    [old] = analyze_stack(settings, NoClicks(), END, None, held_for=lambda model: 300.0)
+    assert old.verdict is Verdict.STALLED and exit_code([old]) == EXIT_STALLED
+    assert old.reason.startswith(
+        "no decision after 5 min at 10 % (progress deadline: max_holds 5 x interval 1m)"
+    )
+    assert not old.changes_settings
+    # A decision is never overridden by the deadline; an unreadable Prometheus is its own failure (exit 11).
+    [promote] = analyze_stack(settings, HealthyPrometheus(), END, None, held_for=lambda model: 9999.0)
+    assert promote.verdict is Verdict.PROMOTE
 
 
 def test_only_models_with_a_canary_are_analysed(settings: StackSettings) -> None:

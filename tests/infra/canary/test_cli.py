@@ -2,7 +2,8 @@
 
 At the analysis time T every version has run at a constant rate for 10 minutes; with window 2m the
 analyzer must read exactly: stable 9 rps -> 1080 requests; a 1 rps canary -> 120 requests; p99 49.5 ms
-(fast) or 497.5 ms (slow); error rate 20 % (erroring); PSI 0 (same score shape) or 6.9 (all scores high).
+(fast) or 497.5 ms (slow); error rate 20 % (erroring); PSI vs the version's own offline histogram 0 (same
+shape) or 6.9 (all scores high); CTR 0.5 (both) or 0.2 (unclicked: rolled back by the z-test).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CANARIES = {
     "slow": Version("c3c3c3c3c3c3", 1.0, latency_le="0.5"),
     "erroring": Version("e5e5e5e5e5e5", 1.0, error_ratio=0.2),
     "drifting": Version("f7f7f7f7f7f7", 1.0, score_shares=ALL_HIGH),
+    "unclicked": Version("d4d4d4d4d4d4", 1.0, ctr=0.2),
     "quiet": Version("0a0a0a0a0a0a", 1 / 15),
 }
 T = (time.time() // 60) * 60 - 300  # analysis time: 5 minutes ago, on a whole minute
@@ -70,7 +72,10 @@ def test_a_healthy_canary_is_promoted_and_the_pr_body_shows_the_numbers(
     assert "| requests | model | 120 | 1080 | ≥ 100 per version | ok |" in text
     assert "| error rate | model | 0.00% | 0.00% | ≤ 2.00% | ok |" in text
     assert "| p99 latency | model | 49.5 ms | 49.5 ms | ≤ 200 ms | ok |" in text
-    assert "| score PSI | model | 0 | — | ≤ 0.2 | ok |" in text
+    assert "| score PSI | model | 0 | 0 (own offline) | ≤ 0.2 vs own offline | ok |" in text
+    assert (
+        "| CTR | feedback | 0.5 | 0.5 | ≥ stable − 10% (z-test, α 0.05) | ok (canary − stable +0.0000" in text
+    )
     assert load_stack_settings(STACK, stack_root).models[0].canary.weight == 25  # type: ignore[union-attr]
     sdep = yaml.safe_load(
         (
@@ -85,7 +90,11 @@ def test_a_healthy_canary_is_promoted_and_the_pr_body_shows_the_numbers(
     [
         ("slow", "| p99 latency | model | 498 ms | 49.5 ms | ≤ 200 ms | **FAIL** |"),
         ("erroring", "| error rate | model | 20.00% | 0.00% | ≤ 2.00% | **FAIL** |"),
-        ("drifting", "| score PSI | model | 6.91 | — | ≤ 0.2 | **FAIL** |"),
+        ("drifting", "| score PSI | model | 6.91 | 0 (own offline) | ≤ 0.2 vs own offline | **FAIL** |"),
+        (
+            "unclicked",
+            "| CTR | feedback | 0.2 | 0.5 | ≥ stable − 10% (z-test, α 0.05) | **FAIL** (canary − stable",
+        ),
     ],
 )
 def test_a_bad_canary_is_rolled_back(stack_root: Path, prometheus: str, scenario: str, row: str) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 
 from infra.canary.decide import Outcome, Verdict, decide, judge, next_step
+from infra.canary.measure import VersionSample
+from infra.canary.online import Feedback
+from infra.canary.psi import psi
 from infra.settings.edit import set_canary_weight
 from infra.settings.serving import ModelSettings
 from infra.settings.stack import StackSettings
-from tests.infra.canary.measurements import ALL_HIGH, EVEN_SMALL, evaluation, history, sample
+from tests.infra.canary.measurements import ALL_HIGH, EVEN_SMALL, INF, evaluation, history, sample
 
 HEALTHY = sample(requests=400, scores=EVEN_SMALL)
 SLOW = sample(requests=400, p99_ms=450)
@@ -100,7 +103,7 @@ def test_the_executor_is_preferred_when_it_reports(settings: StackSettings) -> N
     # The model saw 400 clean fast requests; the executor also saw 100 it answered 500 after 900 ms.
     behind_executor = sample(requests=400, executor=(500, 100, 900), scores=EVEN_SMALL)
     j = judge(search(settings).canary.analysis, evaluation(behind_executor))  # type: ignore[union-attr]
-    requests, (errors, p99, _) = j.requests, j.checks
+    requests, (errors, p99, *_) = j.requests, j.checks
     assert (requests.canary, requests.source) == (500, "executor")
     assert (errors.canary, errors.source, errors.ok) == (pytest.approx(0.2), "executor", False)
     assert (p99.canary, p99.source, p99.ok) == (pytest.approx(900), "executor", False)
@@ -109,7 +112,7 @@ def test_the_executor_is_preferred_when_it_reports(settings: StackSettings) -> N
 
 def test_judgement_keeps_every_number(settings: StackSettings) -> None:
     j = judge(search(settings).canary.analysis, evaluation(ERRORING))  # type: ignore[union-attr]
-    errors, p99, drift = j.checks
+    errors, p99, *_, drift = j.checks
     assert (errors.canary, errors.stable, errors.limit, errors.ok) == (0.1, 0.0, 0.02, False)
     assert (p99.canary, p99.stable, p99.ok) == (50.0, 50.0, True)
     assert drift.canary == pytest.approx(0.0) and drift.ok is True
@@ -119,3 +122,82 @@ def test_judgement_keeps_every_number(settings: StackSettings) -> None:
 def test_a_model_without_canary_cannot_be_decided(settings: StackSettings) -> None:
     with pytest.raises(ValueError, match="reco-ranker"):
         decide(settings.models[1], history(HEALTHY))
+
+
+# -- quality from users, drift against each version's own offline histogram ---------------------------------
+def test_two_good_models_on_different_score_scales_are_not_rolled_back(settings: StackSettings) -> None:
+    # Stable scores around 0 (edges -1/0/1), the retrained canary around 20 (its own edges 10/20/30): each
+    # live histogram matches its own offline one, so PSI is 0 for both, although the two barely overlap.
+    stable_hist = {-1.0: 25.0, 0.0: 50.0, 1.0: 75.0, INF: 100.0}
+    canary_hist = {10.0: 250.0, 20.0: 500.0, 30.0: 750.0, INF: 1000.0}
+    canary = sample(requests=400, scores=canary_hist, offline=canary_hist)
+    stable = sample(requests=9000, scores=stable_hist, offline=stable_hist)
+    assert psi(canary_hist, stable_hist) > 5  # what comparing the two versions' scores said: rollback
+    d = decide(search(settings), [evaluation(canary, stable)])
+    assert d.verdict is Verdict.PROMOTE
+    drift = next(c for c in d.judgements[0].checks if c.name == "score PSI")
+    assert (drift.canary, drift.stable) == (pytest.approx(0.0), pytest.approx(0.0))
+
+
+def test_a_canary_users_click_less_is_rolled_back(settings: StackSettings) -> None:
+    # CTR 0.3 vs 0.5 over 2000 impressions each: d = -0.2, SE = sqrt(.21/2000 + .25/2000) = 0.015166,
+    # upper bound -0.2 + 1.645 * 0.015166 = -0.175 < -delta = -0.05 (margin 10 % of 0.5): fail.
+    worse = sample(requests=400, scores=EVEN_SMALL, feedback=Feedback(2000, 600, 600, 600))
+    d = decide(search(settings), history(worse, worse, worse))
+    assert d.verdict is Verdict.ROLLBACK
+    assert "CTR 0.3 worse than stable 0.5 beyond the margin (canary − stable -0.2000" in d.reason
+    ctr = next(c for c in d.judgements[0].checks if c.name == "CTR")
+    assert ctr.detail.startswith("canary − stable -0.2000, 95% bounds [-0.2249, -0.1751]")
+
+
+def test_too_little_feedback_is_not_measurable(settings: StackSettings) -> None:
+    few = sample(requests=400, scores=EVEN_SMALL, feedback=Feedback(99, 10, 10, 10))
+    d = decide(search(settings), history(few))
+    assert d.verdict is Verdict.HOLD
+    assert "CTR (feedback: canary 99, stable 2000 (need >= 100 each))" in d.reason
+
+
+def test_an_inconclusive_comparison_holds_with_its_bound(settings: StackSettings) -> None:
+    # 100 impressions each, CTR .45 vs .5: SE = sqrt(.2475/100 + .25/100) = 0.070534; bounds -0.05 -+ 0.116.
+    close = sample(requests=400, scores=EVEN_SMALL, feedback=Feedback(100, 45, 45, 45))
+    d = decide(
+        search(settings), [evaluation(close, sample(requests=9000, feedback=Feedback(100, 50, 50, 50)))]
+    )
+    assert d.verdict is Verdict.HOLD and "95% bounds [-0.1660, +0.0660] vs margin −0.0500" in d.reason
+
+
+def test_stables_own_drift_is_reported_not_gated(settings: StackSettings) -> None:
+    drifted_stable = sample(requests=9000, scores=ALL_HIGH)
+    d = decide(search(settings), [evaluation(HEALTHY, drifted_stable)])
+    assert d.verdict is Verdict.PROMOTE
+    drift = next(c for c in d.judgements[0].checks if c.name == "score PSI")
+    assert drift.stable == pytest.approx(6.906, abs=1e-3) and drift.ok is True
+
+
+def test_feedback_off_skips_the_online_checks(settings: StackSettings) -> None:
+    model = search(settings)
+    assert model.canary is not None
+    off = model.canary.analysis.model_copy(update={"min_feedback_per_version": 0})
+    j = judge(off, evaluation(sample(requests=400, scores=EVEN_SMALL, feedback=None)))
+    assert [c.name for c in j.checks] == [
+        "error rate",
+        "p99 latency",
+        "score PSI",
+    ] and j.outcome is Outcome.PASS
+
+
+def test_every_request_failing_at_the_mesh_is_a_failure_not_silence(settings: StackSettings) -> None:
+    # The canary's pods are gone: the model and the executor saw nothing, Istio answered 503 to all 400.
+    gone = VersionSample(mesh_requests=400, mesh_errors=400, mesh_p99_s=0.002)
+    d = decide(search(settings), history(gone, gone, gone))
+    assert d.verdict is Verdict.ROLLBACK and "error rate 100 % > 2 %" in d.reason
+    assert d.judgements[0].requests.source == "istio"
+
+
+def test_windows_from_before_the_canary_was_deployed_are_not_judged(settings: StackSettings) -> None:
+    # Three failing windows (1m apart, 2m long), but the canary went live 150 s before the newest ended:
+    # only the newest window lies wholly after it, so one failure, not three: hold.
+    evaluations = history(SLOW, SLOW, SLOW)
+    d = decide(search(settings), evaluations, not_before=evaluations[0].at - 150)
+    assert d.verdict is Verdict.HOLD and "failed 1 of the last 3" in d.reason
+    assert [j.why for j in d.judgements[1:]] == ["the window starts before this canary was deployed"] * 2

@@ -1,12 +1,17 @@
-"""Canary scenarios end to end on 127.0.0.1: real Prometheus (Debian), real `seldon-core-microservice`
-processes, bounded load split by the settings' weights, the analyzer every 15 s (window 15 s, rollback after
-3 failed evaluations in a row, at least 15 requests per version, error rate <= 5 %, p99 <= 150 ms,
-PSI <= 0.2; see `infra/canary/local/scenario.py`). One Prometheus and one stable process serve every scenario;
-each canary is a bundle of its own, so no scenario sees another's series.
+"""Canary scenarios end to end on 127.0.0.1 with trained bundles: real Prometheus (Debian), real
+`seldon-core-microservice` processes behind a local Istio stand-in, simulated shoppers clicking by a
+position-based model and sending feedback through Seldon's API, the analyzer every 15 s (see
+`infra/canary/local/scenario.py` for the settings). One Prometheus and one stable process serve every
+scenario; each canary is a bundle of its own, so no scenario sees another's series.
+
+CI runs `better`, `worse`, `crashing` and `quiet` (about 4.5 minutes with training: two minutes of it the
+three bundles, trained once per run); `RANKSHIP_CANARY_E2E=all` (or `make canary-demo`) adds `skewed`,
+`slow` and `erroring`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -20,9 +25,12 @@ from infra.canary.local.serving import SERVING_VENV
 from infra.gitops.manifests import read_files
 from infra.settings.stack import load_stack_settings
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 THRESHOLD = ANALYSIS.failure_threshold
 MAX_S = 150.0
+FULL = os.environ.get("RANKSHIP_CANARY_E2E") == "all"
+CI_SET = ["better", "worse", "crashing", "quiet"]
+full_only = pytest.mark.skipif(not FULL, reason="full set: RANKSHIP_CANARY_E2E=all or `make canary-demo`")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +40,10 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
             pytest.skip(f"{tool} not installed (Debian: apt-get install prometheus)")
     if not (SERVING_VENV / "bin" / "seldon-core-microservice").exists():
         pytest.skip(f"{SERVING_VENV} missing: run `make serving-venv` first")
-    with Harness(tmp_path_factory.mktemp("canary-e2e")) as h:
+    workdir = tmp_path_factory.mktemp("canary-e2e")
+    cache = os.environ.get("RANKSHIP_CANARY_CACHE")  # reuse `make canary-demo`'s bundles when set
+    names = list(SCENARIOS) if FULL else CI_SET
+    with Harness(workdir, (cache and type(workdir)(cache)) or workdir / "cache", names) as h:
         groups = [c.pid for c in (h.prometheus.child, h.stable.child) if c is not None]  # type: ignore[union-attr]
         yield h
     assert not [g for g in groups if group_members(g)], "Prometheus or the stable model outlived the harness"
@@ -48,13 +59,23 @@ def run(harness: Harness, name: str) -> Result:
     return result
 
 
-def test_a_healthy_canary_climbs_every_step_to_complete(harness: Harness) -> None:
-    result = run(harness, "healthy")
+def _psi(result: Result) -> tuple[float | None, float | None]:
+    checks = result.steps[-1].decision.judgements[0].checks
+    drift = next(c for c in checks if c.name == "score PSI")
+    return drift.canary, drift.stable
+
+
+def test_a_better_retrained_model_climbs_every_step_to_complete(harness: Harness) -> None:
+    # Genuinely different models: more training, higher offline NDCG, another score scale.
+    assert harness.trained["better"].valid_ndcg > harness.trained["stable"].valid_ndcg
+    result = run(harness, "better")
     moves = [(s.decision.verdict, s.decision.new_weight) for s in result.steps if s.decision.changes_settings]
     assert moves == [(Verdict.PROMOTE, 25), (Verdict.PROMOTE, 50), (Verdict.COMPLETE, 100)]
-    # Holds are allowed (a CPU stall can starve a window) but never a failed evaluation in a row of three.
-    assert Verdict.ROLLBACK not in {s.decision.verdict for s in result.steps}
-    root = harness.workdir / "healthy"
+    assert not {Verdict.ROLLBACK, Verdict.STALLED} & {s.decision.verdict for s in result.steps}
+    canary_psi, stable_psi = _psi(result)
+    assert canary_psi is not None and canary_psi <= ANALYSIS.max_score_psi  # its own offline histogram
+    assert stable_psi is not None and stable_psi <= ANALYSIS.max_score_psi
+    root = harness.workdir / "better"
     model = load_stack_settings(STACK, root).models[0]
     canary_version = result.steps[0].decision.canary_version
     assert (model.canary, model.stable.bundle.version, model.stable.weight) == (None, canary_version, 100)
@@ -62,30 +83,39 @@ def test_a_healthy_canary_climbs_every_step_to_complete(harness: Harness) -> Non
         read_files(root / "manifests" / STACK)["seldondeployment-rankship-serving-search-ranker.yaml"]
     )
     assert [(p["name"], p["traffic"]) for p in sdep["spec"]["predictors"]] == [("stable", 100)]
-    assert result.steps[-1].weights == {canary_version: 100}  # the load now goes to the new stable only
+    # Feedback crossed versions (Istio splits /feedback too) and was credited by the answer, not the pod.
+    assert result.sent.get(canary_version, 0) > 0 and result.clicked.get(canary_version, 0) > 0
 
 
 @pytest.mark.parametrize(
-    ("name", "check"), [("slow", "p99 latency"), ("erroring", "error rate"), ("broken", "score PSI")]
+    ("name", "check"),
+    [
+        ("worse", "MRR"),
+        ("crashing", "error rate"),
+        pytest.param("skewed", "score PSI", marks=full_only),
+        pytest.param("slow", "p99 latency", marks=full_only),
+        pytest.param("erroring", "error rate", marks=full_only),
+    ],
 )
-def test_a_bad_canary_is_rolled_back_within_threshold_intervals(
-    harness: Harness, name: str, check: str
-) -> None:
+def test_a_faulty_canary_is_rolled_back(harness: Harness, name: str, check: str) -> None:
     result = run(harness, name)
     verdicts = [s.decision.verdict for s in result.steps]
     assert verdicts[-1] is Verdict.ROLLBACK, verdicts
-    assert len(verdicts) <= THRESHOLD, f"rolled back after {len(verdicts)} analyses, not within {THRESHOLD}"
-    assert set(verdicts[:-1]) <= {Verdict.HOLD}  # never promoted on the way
-    assert all(check in s.decision.reason for s in result.steps), [s.decision.reason for s in result.steps]
+    assert Verdict.PROMOTE not in verdicts and Verdict.COMPLETE not in verdicts
+    assert check in result.steps[-1].decision.reason
     model = load_stack_settings(STACK, harness.workdir / name).models[0]
     assert (model.canary, model.stable.weight) == (None, 100)
     assert list(result.steps[-1].weights.values()) == [100]
+    if name == "crashing":  # the model never saw a request: only the mesh did
+        assert result.steps[-1].decision.judgements[0].requests.source == "istio"
+        assert result.failed.get(503, 0) > 0
 
 
-def test_too_little_traffic_only_ever_holds(harness: Harness) -> None:
+def test_a_quiet_canary_holds_then_stalls_at_the_progress_deadline(harness: Harness) -> None:
     result = run(harness, "quiet")
-    assert len(result.steps) > THRESHOLD  # more analyses than a rollback would need
-    assert {s.decision.verdict for s in result.steps} == {Verdict.HOLD}
-    assert all("too little traffic" in s.decision.reason for s in result.steps)
+    verdicts = [s.decision.verdict for s in result.steps]
+    assert verdicts[-1] is Verdict.STALLED and set(verdicts[:-1]) == {Verdict.HOLD}
+    assert len(verdicts) >= ANALYSIS.max_holds
+    assert "progress deadline" in result.steps[-1].decision.reason
     assert load_stack_settings(STACK, harness.workdir / "quiet").models[0].canary.weight == 10  # type: ignore[union-attr]
     assert not (harness.workdir / "quiet" / "manifests").exists()  # nothing was ever written

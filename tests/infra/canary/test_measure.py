@@ -79,7 +79,7 @@ class Recorder:
     def __init__(self, answers: dict[str, list[Series]]) -> None:
         self.answers = answers
         self.calls: list[tuple[str, float, float, float]] = []
-        self.by_expr = {q.expr: q.name for q in queries(TARGET, ANALYSIS.window)}
+        self.by_expr = {q.expr: q.name for q in queries(TARGET, ANALYSIS.window, ANALYSIS.feedback_window)}
 
     def range_query(self, expr: str, start: float, end: float, step_s: float) -> list[Series]:
         self.calls.append((expr, start, end, step_s))
@@ -102,7 +102,7 @@ def test_measure_asks_one_range_query_per_measurement_and_splits_versions() -> N
         }
     )
     newest, middle, oldest = measure(prom, TARGET, ANALYSIS, END)
-    assert len(prom.calls) == 7
+    assert len(prom.calls) == 15  # model 4, executor 3, mesh 3, feedback 4, offline histogram 1
     assert {(start, end, step) for _, start, end, step in prom.calls} == {(END - 120, END, 60)}
     assert (newest.at, newest.canary.requests, newest.canary.errors, newest.canary.p99_s) == (
         END,
@@ -119,6 +119,55 @@ def test_measure_asks_one_range_query_per_measurement_and_splits_versions() -> N
     )
     assert (middle.canary.requests, middle.stable.requests) == (280, None)
     assert (oldest.canary.requests, oldest.stable.requests) == (None, 10)
+
+
+def test_mesh_requests_that_found_no_pod_are_credited_by_their_service() -> None:
+    # TARGET: model "search-ranker", canary b2b2b2b2b2b2 behind Service search-ranker-canary.
+    canary = {"destination_service_name": "search-ranker-canary"}
+    prom = Recorder(
+        {
+            "mesh_requests": [
+                # Istio's revision is the pod label `version`: the track.
+                Series({**canary, "destination_canonical_revision": "canary"}, {END: 40.0}),
+                # 503 "no healthy upstream": no pod, so no revision, only the Service.
+                Series({**canary, "destination_canonical_revision": "unknown"}, {END: 60.0}),
+                # A pod labelled with another bundle version (older manifests) is nobody's here.
+                Series({**canary, "destination_canonical_revision": "ffffffffffff"}, {END: 7.0}),
+                Series({"destination_canonical_revision": "a1a1a1a1a1a1"}, {END: 900.0}),
+            ],
+            "mesh_errors": [Series({**canary, "destination_canonical_revision": "unknown"}, {END: 60.0})],
+            "mesh_p99_ms": [Series({**canary, "destination_canonical_revision": "canary"}, {END: 12.0})],
+        }
+    )
+    newest = measure(prom, TARGET, ANALYSIS, END)[0]
+    assert (newest.canary.mesh_requests, newest.canary.mesh_errors, newest.canary.mesh_p99_s) == (
+        100,
+        60,
+        0.012,
+    )
+    assert newest.stable.mesh_requests == 900  # a pod labelled with its bundle version counts as that version
+
+
+def test_feedback_and_the_offline_histogram_per_version() -> None:
+    c, s = {"bundle_version": "b2b2b2b2b2b2"}, {"bundle_version": "a1a1a1a1a1a1"}
+    prom = Recorder(
+        {
+            "feedback": [Series(c, {END: 250.0}), Series(s, {END: 2000.0})],
+            "clicked": [Series(c, {END: 100.0})],
+            "rr_sum": [Series(c, {END: 60.0})],
+            "rr_sq_sum": [Series(c, {END: 45.0})],
+            "offline": [Series({**c, "le": "1.5"}, {END: 36.0}), Series({**c, "le": "+Inf"}, {END: 72.0})],
+        }
+    )
+    newest = measure(prom, TARGET, ANALYSIS, END)[0]
+    assert newest.canary.feedback is not None and newest.canary.feedback.ctr == 0.4
+    assert newest.canary.offline == {1.5: 36.0, math.inf: 72.0}
+    # Stable had impressions but no clicks yet: its click counters do not exist, and count as 0.
+    assert newest.stable.feedback is not None and (
+        newest.stable.feedback.ctr,
+        newest.stable.feedback.mrr,
+    ) == (0, 0)
+    assert newest.stable.offline == {}
 
 
 def test_two_series_for_one_version_is_garbage() -> None:

@@ -117,8 +117,9 @@ def test_rules_pass_promtool_check(stack: str, tmp_path: Path) -> None:
         "check", "rules", str(write_rules(settings_of(raw_settings(stack)), tmp_path)), cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # 5 error ratios + 2 p99s recorded; 2 latency, 3 burn-rate, 1 bad-input, 1 drift and 4 outage alerts.
-    assert "SUCCESS: 18 rules found" in result.stdout
+    # 5 error ratios + 2 p99s + 3 per-bundle (CTR, MRR, score skew) recorded; 2 latency, 3 burn-rate,
+    # 1 bad-input, 1 drift and 4 outage alerts.
+    assert "SUCCESS: 21 rules found" in result.stdout
 
 
 def test_server_errors_burn_the_budget_fast(tmp_path: Path) -> None:

@@ -34,21 +34,34 @@ def source(name: str) -> str:
     return (SERVING / name).read_text(encoding="utf-8")
 
 
-def runtime_series() -> set[str]:
-    """Prometheus names of the runtime's Seldon custom metrics: COUNTER k -> k_total, TIMER k -> histogram."""
-    text = source("telemetry.py")
-    constants: dict[str, str] = {
+def _constants(text: str) -> dict[str, str]:
+    return {
         target.id: node.value.value
         for node in ast.parse(text).body
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
         for target in node.targets
         if isinstance(target, ast.Name) and isinstance(node.value.value, str)
     }
+
+
+def runtime_series() -> set[str]:
+    """Prometheus names of the runtime's Seldon custom metrics: COUNTER k -> k_total, TIMER k -> histogram,
+    GAUGE k -> k; from telemetry.py (requests), feedback.py (user feedback) and offline_scores.py."""
+    text = source("telemetry.py")
+    constants = _constants(text)
     counters = set(re.findall(r"_counter\(([A-Z]+),", text))
-    timers = set(re.findall(r'"type": "TIMER", "key": ([A-Z]+)', text))
+    timers = set(re.findall(r'"type": "TIMER", "key": ([A-Z_]+)', text))
     assert counters and timers, "telemetry.py no longer reads as expected: update this parser"
     histogram = {constants[t] + suffix for t in timers for suffix in ("_bucket", "_sum", "_count")}
-    return {constants[c] + "_total" for c in counters} | histogram
+    series = {constants[c] + "_total" for c in counters} | histogram
+    fb = source("feedback.py")
+    fb_counters = set(re.findall(r"_counter\(([A-Z_]+),", fb))
+    assert fb_counters, "feedback.py no longer reads as expected: update this parser"
+    series |= {_constants(fb)[c] + "_total" for c in fb_counters}
+    offline = source("offline_scores.py")
+    gauges = set(re.findall(r'"type": "GAUGE", "key": ([A-Z_]+)', offline))
+    assert gauges, "offline_scores.py no longer reads as expected: update this parser"
+    return series | {_constants(offline)[g] for g in gauges}
 
 
 def model_container(settings: StackSettings, track: str = "stable") -> dict[str, Any]:
