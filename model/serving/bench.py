@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -84,44 +85,57 @@ def stage_table(ranker: RankshipRanker, mix: dict[int, list[bytes]], count: int)
 
 
 def print_stages(label: str, table: dict[str, Any]) -> None:
-    print(f"\nstage breakdown, in-process, 1 client, {label} (p50 / p99 ms, p50 as a multiple of the floor)")
+    print(
+        f"\nstage breakdown, in-process, 1 client, {label}\n(wall p50 / p99 ms, wall p50 as a multiple of the"
+        " floor's, CPU p50 ms: the process's CPU time, which a busy machine stretches far less)"
+    )
     sizes = list(table)
-    print(f"{'stage':<22}" + "".join(f"{n + ' cands':>30}" for n in sizes))
+    print(f"{'stage':<22}" + "".join(f"{n + ' cands':>38}" for n in sizes))
     for name in (*bs.STAGES, "total", "floor"):
         cells = "".join(
-            f"{c['p50_ms']:>10.2f} {c['p99_ms']:>9.2f} {c['x_floor']:>7.2f}x"
+            f"{c['p50_ms']:>10.2f} {c['p99_ms']:>9.2f} {c['x_floor']:>7.2f}x {c['cpu_p50_ms']:>8.2f}"
             for c in (table[n][name] for n in sizes)
         )
         print(f"{'raw invoke floor' if name == 'floor' else name:<22}{cells}")
 
 
-def paired(ranker: RankshipRanker, url: str, mix: dict[int, list[bytes]], seconds: float) -> dict[str, Any]:
-    """In-process (bytes -> predict_raw -> bytes) then REST on the same body, alternating."""
+def paired(
+    ranker: RankshipRanker, server: bl.Server, mix: dict[int, list[bytes]], seconds: float
+) -> dict[str, Any]:
+    """In-process (bytes -> predict_raw -> bytes) then REST on the same body, alternating; also the CPU
+    each costs: this process's for in-process, the server's process group's for REST."""
     out: dict[str, Any] = {}
     for n, bodies in mix.items():
-        rest = bl.rest_client(url, bodies)(0)
+        rest = bl.rest_client(server.rest_url, bodies)(0)
         local: list[float] = []
         remote: list[float] = []
+        local_cpu = 0.0
         cycle = itertools.cycle(bodies)
-        deadline = time.monotonic() + seconds
-        for i in itertools.count():
+        for _ in range(5):  # warm up both
             body = next(cycle)
-            start = time.perf_counter()
+            ranker.predict_raw(jsonio.loads(body))
+            rest()
+        deadline, server_cpu = time.monotonic() + seconds, server.cpu_seconds()  # idle between REST calls
+        while time.monotonic() < deadline or len(local) < 20:
+            body = next(cycle)
+            start, cpu0 = time.perf_counter(), time.process_time()
             jsonio.dumps(ranker.predict_raw(jsonio.loads(body)))
-            mid = time.perf_counter()
+            mid, cpu1 = time.perf_counter(), time.process_time()
             rest()  # the client walks the same cycle, so it sends this body
             end = time.perf_counter()
-            if i >= 5:  # warm-up
-                local.append(mid - start)
-                remote.append(end - mid)
-            if time.monotonic() > deadline and len(local) >= 20:
-                break
+            local.append(mid - start)
+            remote.append(end - mid)
+            local_cpu += cpu1 - cpu0
+        server_cpu = server.cpu_seconds() - server_cpu
         a, b = bl.stats(local), bl.stats(remote)
         out[str(n)] = {
-            "in_process": a,
-            "rest": b,
+            "in_process": {**a, "cpu_ms": 1000 * local_cpu / len(local)},
+            "rest": {**b, "cpu_ms": 1000 * server_cpu / len(remote)},
             # Per pair: REST minus in-process on the same body, moments apart.
-            "wrapper": bl.stats([r - q for q, r in zip(local, remote, strict=True)]),
+            "wrapper": {
+                **bl.stats([r - q for q, r in zip(local, remote, strict=True)]),
+                "cpu_ms": 1000 * (server_cpu - local_cpu) / len(local),
+            },
         }
     return out
 
@@ -227,7 +241,10 @@ def in_process(
 
 def print_overall(figures: dict[str, Any]) -> None:
     """The per-stage table of the default setting: in-process stages, wrapper/HTTP (paired), REST."""
-    print(f"\nper stage at 1 client, {SETTINGS[0][0]} (p50 / p99 ms, p50 / the invoke floor's p50)")
+    print(
+        f"\nper stage at 1 client, {SETTINGS[0][0]} (wall p50 / p99 ms, wall p50 / the invoke floor's p50,"
+        " CPU ms: p50 for the in-process stages, mean for wrapper/HTTP and REST, the server's processes)"
+    )
     for n, pair in figures["paired"].items():
         stages = figures["stages"]["litert_1"][n]
         floor = stages["floor"]["p50_ms"]
@@ -237,13 +254,17 @@ def print_overall(figures: dict[str, Any]) -> None:
         print(f"  {n} candidates")
         for name, row in rows:
             label = "raw invoke floor" if name == "floor" else name
+            cpu = row.get("cpu_p50_ms", row.get("cpu_ms", float("nan")))
             print(
                 f"    {label:<18} {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f} {row['p50_ms'] / floor:>7.2f}x"
+                f" {cpu:>8.2f}"
             )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    # A stopped benchmark still stops the microservice it started (the `serving` context's finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(describe_bundle(args.bundle), flush=True)
     print(f"machine: {load_line()}")
     doc, payloads = read_mix(args.mix)
@@ -256,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = in_process(args.bundle, mix, payloads, args.requests)
     ranker = figures.pop("ranker")
     with bl.serving(args.bundle, SETTINGS[0][1], {"RANKSHIP_LITERT_THREADS": "1"}) as server:
-        figures["paired"] = paired(ranker, server.rest_url, mix, args.seconds)
+        figures["paired"] = paired(ranker, server, mix, args.seconds)
     print_overall(figures)
     chosen = [int(i) for i in args.settings.split(",")]
     figures["served"] = served(args.bundle, mix, grpc_messages(payloads), args.seconds, chosen)

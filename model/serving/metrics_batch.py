@@ -58,7 +58,11 @@ class _Queue:
         for (metrics, method), batch in taken.items():
             try:
                 self._write(metrics, batch, method)
-            except Exception:  # the Manager gone (shutdown) or a bad entry: metrics are not worth a crash
+            except (OSError, EOFError) as e:  # Seldon's Manager process has gone (shutting down)
+                logger.warning(
+                    "%d Seldon metrics not recorded: the metrics manager is gone (%s)", len(batch), e
+                )
+            except Exception:  # a bad entry: metrics are not worth a crash
                 logger.exception("could not record %d Seldon metrics", len(batch))
 
     def _run(self) -> None:
