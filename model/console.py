@@ -143,6 +143,10 @@ def progress(total: int, desc: str, unit: str = "it", enabled: bool = True) -> t
         unit=unit,
         file=_Lines(sys.stderr),
         mininterval=PLAIN_INTERVAL_S,
+        # Every update may print once mininterval has passed (no adaptive miniters), and tqdm's monitor
+        # thread, which would print between them, never fires: one line per interval.
+        miniters=1,
+        maxinterval=float("inf"),
         bar_format=PLAIN_FORMAT,
     )
 

@@ -58,12 +58,14 @@ def tracking_uri(out: Path) -> str:
 def _client(out: Path) -> Any:
     """An MlflowClient on the run history of `out` (no global state: mlflow.set_tracking_uri would
     export MLFLOW_TRACKING_URI to the whole process), with its start-up chatter held back."""
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # MLflow's own SQLAlchemy mappings use the deprecated `noload`; nothing in our code to change.
     warnings.filterwarnings("ignore", message=r".*noload.*")
     from mlflow import MlflowClient
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # After the import, which sets its loggers to MLFLOW_LOGGING_LEVEL or INFO ("Creating initial MLflow
+    # database tables..." on every new store).
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     if "MLFLOW_TRACKING_URI" not in os.environ:
         store_dir(out).mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=tracking_uri(out))

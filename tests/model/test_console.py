@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+from itertools import pairwise
 
 import pytest
 
@@ -75,3 +77,22 @@ def test_disabled_progress_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> No
         bar.update(3)
         console.note(bar, "hidden")
     assert log.getvalue() == ""
+
+
+def test_plain_progress_prints_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow loop (fake clock: 4 s per update) logs one line per PLAIN_INTERVAL_S, not one per update."""
+    log = io.StringIO()
+    monkeypatch.setattr("sys.stderr", log)
+    clock = iter(float(t) for t in range(0, 10_000, 4))
+    monkeypatch.setattr("tqdm.std.time", lambda: next(clock))
+    with console.progress(40, "train", "batch") as bar:
+        # tqdm's monitor thread would add a line between two intervals (seen in a real CI log): it is off.
+        assert bar.maxinterval == float("inf") and not bar.dynamic_miniters
+        for _ in range(40):
+            bar.update()
+    lines = log.getvalue().splitlines()
+    elapsed = [int(m) * 60 + int(s) for m, s in re.findall(r"(\d\d):(\d\d) elapsed", log.getvalue())]
+    assert len(elapsed) == len(lines) > 3
+    # Between the first and the closing line, every line is at least one interval after the one before.
+    assert all(b - a >= console.PLAIN_INTERVAL_S for a, b in pairwise(elapsed[:-1]))
+    assert lines[-1].startswith("train: 40/40 batch (100 %)")
