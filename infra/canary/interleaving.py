@@ -56,6 +56,7 @@ class InterleavingResult:
     p_value: float
     ok: bool | None  # None: fewer than min_decided decided impressions
     why: str
+    alpha: float = 0.05
 
 
 def judge_interleaving(tally: Tally, min_decided: int, alpha: float) -> InterleavingResult:
@@ -63,11 +64,15 @@ def judge_interleaving(tally: Tally, min_decided: int, alpha: float) -> Interlea
     p = sign_test_p(tally.canary, tally.stable)
     share = f"canary won {tally.canary}, stable {tally.stable} of {tally.decided} decided ({tally.tie} ties)"
     if tally.decided < min_decided:
-        return InterleavingResult(tally, p, None, f"{share}: need >= {min_decided} decided impressions")
+        return InterleavingResult(
+            tally, p, None, f"{share}: need >= {min_decided} decided impressions", alpha
+        )
     if p < alpha and tally.canary < tally.stable:
-        return InterleavingResult(tally, p, False, f"{share}: users prefer stable, p = {p:.3g} < {alpha}")
+        return InterleavingResult(
+            tally, p, False, f"{share}: users prefer stable, p = {p:.3g} < {alpha}", alpha
+        )
     verdict = "users prefer the canary" if p < alpha and tally.canary > tally.stable else "no preference"
-    return InterleavingResult(tally, p, True, f"{share}: {verdict}, p = {p:.3g}")
+    return InterleavingResult(tally, p, True, f"{share}: {verdict}, p = {p:.3g}", alpha)
 
 
 def tally_query(target: Target, window: str) -> str:

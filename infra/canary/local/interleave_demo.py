@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ import pandas as pd
 
 from infra.canary.interleaving import InterleavingResult, judge_interleaving, tally_from, tally_query
 from infra.canary.local.interleaved import LocalInterleaving
+from infra.canary.local.outcomes import InterleavingOdds, click_through, interleaving_odds, mean_odds
 from infra.canary.local.prometheus import LocalPrometheus
+from infra.canary.local.sensitivity import ab_power, interleaving_power, needed
 from infra.canary.local.trained import held_out, offline_ndcg, rebundled, trained_bundle
 from infra.canary.local.users import ClickModel
 from infra.canary.prometheus import Prometheus
@@ -35,6 +38,7 @@ from model.serving.interleaving import credit
 NAMESPACE, MODEL = "rankship-serving", "search-ranker"
 SCORE_BUCKETS = ",".join(f"{x / 2:g}" for x in range(-16, 17))
 MIN_DECIDED, ALPHA = 100, 0.05
+SEED, USERS = 2026, 4
 REPO_CACHE = Path(__file__).resolve().parents[3] / "artifacts" / "demo-bundles"
 
 
@@ -59,6 +63,7 @@ class InterleaveOutcome:
     local: Counter[str]  # winners as the simulation credited them
     judged: InterleavingResult  # from Prometheus, as the analysis reads it
     elapsed_s: float
+    needed: tuple[int | None, int | None]  # impressions an A/B CTR test / interleaving would need
 
     @property
     def preferred(self) -> str:
@@ -91,24 +96,52 @@ def feedback_message(answer: dict[str, Any], clicked: list[int]) -> dict[str, An
     return {"response": answer, "reward": float(bool(clicked)), "truth": {"jsonData": {"events": events}}}
 
 
+Query = tuple[dict[str, Any], dict[str, float]]  # the request, and the true grade of each candidate
+
+
+def queries_of(users: pd.DataFrame) -> list[Query]:
+    groups = users.groupby("query_id")
+    return [(request_of(g), dict(zip(g["product_id"], g["gain"], strict=True))) for _, g in groups]
+
+
+def impression(live: LocalInterleaving, queries: list[Query], name: str, i: int) -> str:
+    """User i: a query, the interleaved answer, position-biased clicks, feedback; the winner it credits.
+    Its randomness depends on i alone (the coin on the request id), so a run is reproducible."""
+    rng = np.random.default_rng([SEED, i])
+    request, gain = queries[int(rng.integers(len(queries)))]
+    answer = live.predict(request, puid=f"{name}-{i}")
+    results = answer["jsonData"]["results"]
+    clicked = ClickModel().clicks([gain[r["id"]] for r in results], rng)
+    live.feedback(feedback_message(answer, clicked))
+    return credit({r["id"]: r["team"] for r in results}, [results[p]["id"] for p in clicked]).winner
+
+
 def simulate(live: LocalInterleaving, users: pd.DataFrame, name: str, impressions: int) -> Counter[str]:
-    """`impressions` interleaved searches with clicks and feedback; the winners as credited locally."""
-    rng, model = np.random.default_rng(2026), ClickModel()
-    queries = [
-        (request_of(g), dict(zip(g["product_id"], g["gain"], strict=True)))
-        for _, g in users.groupby("query_id")
-    ]
-    winners: Counter[str] = Counter()
-    for i in range(impressions):
-        request, gain = queries[int(rng.integers(len(queries)))]
-        answer = live.predict(request, puid=f"{name}-{i}")
-        results = answer["jsonData"]["results"]
-        clicked = model.clicks([gain[r["id"]] for r in results], rng)
-        winners[
-            credit({r["id"]: r["team"] for r in results}, [results[p]["id"] for p in clicked]).winner
-        ] += 1
-        live.feedback(feedback_message(answer, clicked))
-    return winners
+    """`impressions` interleaved searches by USERS concurrent users; the winners as credited locally."""
+    queries = queries_of(users)
+    with ThreadPoolExecutor(max_workers=USERS) as pool:
+        return Counter(pool.map(lambda i: impression(live, queries, name, i), range(impressions)))
+
+
+def predicted(live: LocalInterleaving, users: pd.DataFrame) -> tuple[int | None, int | None]:
+    """Impressions an A/B click-rate test and interleaving would need to detect the better of these two
+    served rankers on these queries (80 % power, as `sensitivity.py`), from the exact odds of each
+    ranker's own answer per query. None: beyond the grid (e.g. identical rankers)."""
+    odds, ctr_s, ctr_c, model = [], [], [], ClickModel()
+    for request, gain in queries_of(users):
+        stable, canary = ([r["id"] for r in live.single(request, c)["jsonData"]["results"]] for c in (0, 1))
+        odds.append(interleaving_odds(stable, canary, gain, model))
+        ctr_s.append(click_through(stable, gain, model))
+        ctr_c.append(click_through(canary, gain, model))
+    mean, low, high = (
+        mean_odds(odds),
+        min(np.mean(ctr_s), np.mean(ctr_c)),
+        max(np.mean(ctr_s), np.mean(ctr_c)),
+    )
+    best_first = InterleavingOdds(max(mean.canary, mean.stable), min(mean.canary, mean.stable), mean.tie)
+    rng = np.random.default_rng(SEED)
+    ab = needed(lambda n: ab_power(float(low), float(high), n, rng))
+    return ab, needed(lambda n: interleaving_power(best_first, n, rng))
 
 
 def judge_from_prometheus(url: str, stable: str, canary: str, window_s: int) -> InterleavingResult:
@@ -133,11 +166,12 @@ def run(
         time.sleep(3.0)  # the last counts scraped
         window = int(time.monotonic() - start) + 30
         judged = judge_from_prometheus(prom.url, stable.version, canary.version, window)
+        needed_ = predicted(live, users)
     ndcg = (offline_ndcg(stable), offline_ndcg(canary))
-    return InterleaveOutcome(s, ndcg, local, judged, time.monotonic() - start)
+    return InterleaveOutcome(s, ndcg, local, judged, time.monotonic() - start, needed_)
 
 
-def run_all(workdir: Path, cache: Path, impressions: int = 1200) -> list[InterleaveOutcome]:
+def run_all(workdir: Path, cache: Path, impressions: int = 5000) -> list[InterleaveOutcome]:
     found, users = bundles(cache, workdir), held_out(cache)
     with LocalPrometheus(workdir / "prometheus-interleave") as prom:
         return [run(s, found, users, prom, workdir, impressions) for s in SCENARIOS]
@@ -146,8 +180,10 @@ def run_all(workdir: Path, cache: Path, impressions: int = 1200) -> list[Interle
 def line(o: InterleaveOutcome) -> str:
     s_ndcg, c_ndcg = (f"{v:.3f}" if v is not None else "n/a" for v in o.ndcg)
     local = ", ".join(f"{k} {o.local[k]}" for k in ("canary", "stable", "tie"))
+    ab, il = (f"{v:,}" if v is not None else "> grid" for v in o.needed)
     return (
         f"interleave-{o.scenario.name:<9} offline NDCG@10 stable {s_ndcg} canary {c_ndcg}; "
         f"{o.judged.why}; users prefer: {o.preferred} (expected {o.scenario.expected}); "
-        f"simulation credited {local}; {o.elapsed_s:.0f} s"
+        f"simulation credited {local}; to detect the better one (80 % power) an A/B CTR test needs {ab}, "
+        f"interleaving {il} impressions; {o.elapsed_s:.0f} s"
     )

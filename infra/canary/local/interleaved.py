@@ -91,7 +91,7 @@ class LocalInterleaving:
         ]
         self.combiner = LocalCombiner(stable.version, canary.version, workdir / "interleave-combiner.log")
         self._local = threading.local()  # a Session per thread: requests' Session is not thread-safe
-        self.pool = ThreadPoolExecutor(max_workers=3)
+        self.pool = ThreadPoolExecutor(max_workers=8)
 
     def __enter__(self) -> LocalInterleaving:
         try:
@@ -132,9 +132,9 @@ class LocalInterleaving:
         combined = self._post(self.combiner.url + AGGREGATE, {"seldonMessages": answers})
         return combined, (time.perf_counter() - start) * 1000.0
 
-    def single(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One ranker alone (what a plain predictor's executor does): the overhead benchmark's baseline."""
-        return self._post(self.children[0].url + PREDICT, {**request, "meta": {"puid": uuid.uuid4().hex}})
+    def single(self, request: dict[str, Any], child: int = 0) -> dict[str, Any]:
+        """One ranker alone (0 stable, 1 canary), as a plain predictor's executor calls it."""
+        return self._post(self.children[child].url + PREDICT, {**request, "meta": {"puid": uuid.uuid4().hex}})
 
     def feedback(self, message: dict[str, Any]) -> dict[str, Any]:
         """Feedback to every node, as the executor sends it; the combiner's answer says what it counted."""
