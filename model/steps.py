@@ -9,22 +9,15 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from model import console
 from model import pipeline as pl
 from model.config import PipelineConfig
 from model.data import load
+from model.data.lineage import lineage
 from model.data.splits import split_by_query
-from model.evaluation.bm25 import bm25_scores
-from model.evaluation.evaluate import (
-    QUALITY_KEYS,
-    encode_split,
-    evaluate_variant,
-    latency_tokens,
-    score_split,
-)
-from model.evaluation.metrics import ranking_metrics
-from model.evaluation.record import BaselineResult, RunRecord, VariantResult
-from model.release.bundle import verify_bundle
+from model.evaluation.extra import registered
+from model.evaluation.record import RunRecord, VariantResult
+from model.evaluation.step import Production
+from model.release.bundle import LINEAGE_FILE, MODEL_FILE, TOKENIZER_FILE, verify_bundle
 from model.text.tokenizer import Tokenizer
 
 
@@ -33,7 +26,9 @@ def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]
     splits = split_by_query(frame, cfg.data.split, cfg.data.seed)
     source = cfg.data.source if cfg.data.path is None else f"{cfg.data.source}:{cfg.data.path}"
     pl.save_config(ws, cfg)
-    return pl.save_splits(ws, splits, source)
+    summary = pl.save_splits(ws, splits, source)
+    pl.write_json(ws.lineage, lineage(splits, source))
+    return summary
 
 
 def step_train(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> dict[str, list[float]]:
@@ -76,19 +71,16 @@ def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) 
     return variants
 
 
-def _baseline(path: Path, test_frame, threads: int) -> BaselineResult:  # type: ignore[no-untyped-def]
-    """Re-score the production bundle on this run's test split with its own tokenizer and model."""
-    from model.evaluation.scoring import open_scorer
-
+def _production(path: Path) -> Production:
+    """Verify the production bundle here: release sits above evaluation, which only gets the files."""
     info = verify_bundle(path)
-    tokenizer = Tokenizer.load(info.path / "tokenizer.json")
-    scores = score_split(
-        encode_split(test_frame, tokenizer),
-        open_scorer(info.path / "model.tflite", "tflite", threads).score,
-        desc="scoring production baseline",
+    lineage_file = info.path / LINEAGE_FILE
+    return Production(
+        bundle_id=info.bundle_id,
+        model=info.path / MODEL_FILE,
+        tokenizer=info.path / TOKENIZER_FILE,
+        lineage=json.loads(lineage_file.read_text(encoding="utf-8")) if lineage_file.exists() else None,
     )
-    metrics = ranking_metrics(test_frame, scores, k=10)
-    return BaselineResult(info.bundle_id, {k: float(metrics[k]) for k in QUALITY_KEYS})
 
 
 def step_evaluate(
@@ -98,36 +90,38 @@ def step_evaluate(
     timings: dict[str, float] | None = None,
     progress: bool = True,
 ) -> RunRecord:
-    from model.evaluation.scoring import open_scorer
+    from model.evaluation.step import Inputs, evaluate_all, save_per_query
 
     splits = pl.load_splits(ws)
-    tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))
     optimized = json.loads(pl.require(ws.variants, "optimize").read_text())
-    test = encode_split(splits.test, tokenizer)
-    bench = latency_tokens(test, cfg.evaluate.latency_candidates, cfg.data.seed)
-    variants = []
-    with console.progress(len(optimized["variants"]), "evaluate", "variant", progress) as bar:
-        for raw in optimized["variants"]:
-            variant = VariantResult(**raw)
-            with console.native_output():  # LiteRT announces its XNNPACK delegate
-                scorer = open_scorer(
-                    Path(variant.path), variant.kind, cfg.evaluate.litert_threads, variant.name
-                )
-            variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, False))
-            bar.set_postfix_str(f"last: {variant.name}", refresh=False)
-            bar.update()
-    bm25 = ranking_metrics(splits.test, bm25_scores(splits.test), k=10)
+    inputs = Inputs(
+        cfg=cfg,
+        splits=splits,
+        tokenizer=Tokenizer.load(pl.require(ws.tokenizer, "train")),
+        variants=[VariantResult(**raw) for raw in optimized["variants"]],
+        extra=registered(ws.extra_models),
+        production=_production(baseline) if baseline else None,
+    )
+    result = evaluate_all(inputs, ws.tokenizer, progress)
+    save_per_query(result.table, ws.per_query)
     summary = pl.data_summary(ws)
+    lineage = json.loads(ws.lineage.read_text(encoding="utf-8")) if ws.lineage.exists() else {}
     record = RunRecord(
         preset=cfg.preset,
         data_source=str(summary["source"]),
         splits=summary["splits"],  # type: ignore[arg-type]
-        variants=variants,
-        bm25={k: float(bm25[k]) for k in QUALITY_KEYS},
+        variants=result.variants,
+        models=result.models,
+        deltas=result.deltas,
+        selection_split=cfg.evaluate.selection_split,
+        relevant_gain=result.relevant_gain,
+        strongest_lexical=result.strongest_lexical,
         history=json.loads(pl.require(ws.history, "train").read_text()),
         qat_outcome=str(optimized["qat"]),
-        baseline=_baseline(baseline, splits.test, cfg.evaluate.litert_threads) if baseline else None,
+        baseline=result.baseline,
         timings_s=dict(timings or {}),
+        data_card=result.card,
+        notes={**result.notes, "data_fingerprint": lineage.get("data_fingerprint")},
     )
     ws.record.write_text(record.to_json(), encoding="utf-8")
     return record
