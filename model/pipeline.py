@@ -5,8 +5,11 @@
     train     -> work/fp32/ (SavedModel), work/tokenizer.json, work/history.json,
                  work/others/{teacher,scratch}/ with distillation
     optimize  -> work/variants/*, work/variants.json
-    evaluate  -> work/record.json (every variant's metrics, BM25, the production baseline)
-    package   -> bundles/<bundle_id>/, report/, latest.json   (gate; exits non-zero when nothing passes)
+    evaluate  -> work/record.json (every ranker on valid and test, baselines, production, intervals),
+                 work/per_query.parquet
+    package   -> bundles/<bundle_id>/ (what is served, hashed), bundles/<bundle_id>.run/ (what was
+                 measured: metrics.json, MODEL_CARD.md), report/, latest.json
+                 (gate on the selection split; exits non-zero when nothing passes)
 
 Every step can run alone (`python -m model <step>`), so a failed optimize can be retried without
 retraining; `pipeline` runs them in order.
@@ -82,6 +85,20 @@ class Workspace:
     @property
     def record(self) -> Path:
         return self.work / "record.json"
+
+    @property
+    def extra_models(self) -> Path:
+        """Rankers other steps register for evaluation (model/evaluation/extra.py)."""
+        return self.work / "extra_models.json"
+
+    @property
+    def per_query(self) -> Path:
+        return self.work / "per_query.parquet"
+
+    @property
+    def lineage(self) -> Path:
+        """Data fingerprint and split membership (model/data/lineage.py); copied into the bundle."""
+        return self.data / "lineage.json"
 
     @property
     def bundles(self) -> Path:

@@ -13,26 +13,24 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import pandas as pd
 
-from model import console
 from model import pipeline as pl
 from model.config import PipelineConfig
 from model.data import load
+from model.data.lineage import lineage
 from model.data.schema import Splits
 from model.data.splits import split_by_query
-from model.evaluation.bm25 import bm25_scores
-from model.evaluation.evaluate import (
-    QUALITY_KEYS,
-    encode_split,
-    evaluate_variant,
-    latency_tokens,
-    score_split,
-)
-from model.evaluation.metrics import ranking_metrics
-from model.evaluation.record import BaselineResult, RunRecord, VariantResult
-from model.release.bundle import verify_bundle
+from model.evaluation.extra import ExtraModel, register, registered
+from model.evaluation.record import RunRecord, VariantResult
+from model.evaluation.step import Production
+from model.release.bundle import LINEAGE_FILE, MODEL_FILE, TOKENIZER_FILE, verify_bundle
 from model.text.features import catalog_texts, fit_texts, query_lists
 from model.text.tokenizer import Tokenizer
 from model.text.vocabulary import fit_tokenizer
+
+_COMPARISON_NOTES = {
+    "teacher": "distillation teacher (distill.teacher), trained on the grades; comparison only, never shipped",
+    "scratch": "the shipped architecture trained on the grades from a random start; comparison only",
+}
 
 
 def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]]:
@@ -40,7 +38,9 @@ def step_data(cfg: PipelineConfig, ws: pl.Workspace) -> dict[str, dict[str, int]
     splits = split_by_query(frame, cfg.data.split, cfg.data.seed)
     source = cfg.data.source if cfg.data.path is None else f"{cfg.data.source}:{cfg.data.path}"
     pl.save_config(ws, cfg)
-    return pl.save_splits(ws, splits, source)
+    summary = pl.save_splits(ws, splits, source)
+    pl.write_json(ws.lineage, lineage(splits, source))
+    return summary
 
 
 def step_pretrain(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> dict[str, object]:
@@ -97,9 +97,17 @@ def step_train(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> 
     result = trained.ranker
     # An earlier run's teacher must not be reported as this one's.
     shutil.rmtree(ws.others, ignore_errors=True)
+    ws.extra_models.unlink(missing_ok=True)
     save_ranker(result.model, ws.fp32)
     for name, other in trained.others.items():
         save_ranker(other.model, ws.others / name)
+        # Measured beside the variants by the evaluate step (model/evaluation/extra.py), never shipped.
+        register(
+            ws.extra_models,
+            ExtraModel(
+                name, "savedmodel", str(ws.others / name), str(ws.tokenizer), _COMPARISON_NOTES.get(name, "")
+            ),
+        )
     tokenizer.save(ws.tokenizer)
     history = {
         "loss": [r.train_loss for r in result.history],
@@ -122,7 +130,6 @@ def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) 
     model = load_ranker(pl.require(ws.fp32, "train"))
     result = optimize_ranker(cfg, tokenizer, model, (splits.train, splits.valid), ws.variants_dir, progress)
     variants = [VariantResult(v.name, v.kind, str(v.path), v.parent, v.notes) for v in result.variants]
-    variants += _comparison_models(ws)
     pl.write_json(
         ws.variants,
         {
@@ -135,38 +142,16 @@ def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) 
     return variants
 
 
-_COMPARISON_NOTES = {
-    "teacher": "distillation teacher (distill.teacher), trained on the grades; comparison only, never shipped",
-    "scratch": "the shipped architecture trained on the grades from a random start; comparison only",
-}
-
-
-def _comparison_models(ws: pl.Workspace) -> list[VariantResult]:
-    """The models trained only to be compared with the shipped one (SavedModels, so never shippable)."""
-    if not ws.others.exists():
-        return []
-    return [
-        VariantResult(
-            path.name, "savedmodel", str(path), None, _COMPARISON_NOTES.get(path.name, "comparison only")
-        )
-        for path in sorted(ws.others.iterdir())
-        if path.is_dir()
-    ]
-
-
-def _baseline(path: Path, test_frame, threads: int) -> BaselineResult:  # type: ignore[no-untyped-def]
-    """Re-score the production bundle on this run's test split with its own tokenizer and model."""
-    from model.evaluation.scoring import open_scorer
-
+def _production(path: Path) -> Production:
+    """Verify the production bundle here: release sits above evaluation, which only gets the files."""
     info = verify_bundle(path)
-    tokenizer = Tokenizer.load(info.path / "tokenizer.json")
-    scores = score_split(
-        encode_split(test_frame, tokenizer),
-        open_scorer(info.path / "model.tflite", "tflite", threads).score,
-        desc="scoring production baseline",
+    lineage_file = info.path / LINEAGE_FILE
+    return Production(
+        bundle_id=info.bundle_id,
+        model=info.path / MODEL_FILE,
+        tokenizer=info.path / TOKENIZER_FILE,
+        lineage=json.loads(lineage_file.read_text(encoding="utf-8")) if lineage_file.exists() else None,
     )
-    metrics = ranking_metrics(test_frame, scores, k=10)
-    return BaselineResult(info.bundle_id, {k: float(metrics[k]) for k in QUALITY_KEYS})
 
 
 def step_evaluate(
@@ -176,35 +161,38 @@ def step_evaluate(
     timings: dict[str, float] | None = None,
     progress: bool = True,
 ) -> RunRecord:
-    from model.evaluation.scoring import open_scorer
+    from model.evaluation.step import Inputs, evaluate_all, save_per_query
 
     splits = pl.load_splits(ws)
-    tokenizer = Tokenizer.load(pl.require(ws.tokenizer, "train"))
     optimized = json.loads(pl.require(ws.variants, "optimize").read_text())
-    test = encode_split(splits.test, tokenizer)
-    bench = latency_tokens(test, cfg.evaluate.latency_candidates, cfg.data.seed)
-    variants = []
-    with console.progress(len(optimized["variants"]), "evaluate", "variant", progress) as bar:
-        for raw in optimized["variants"]:
-            variant = VariantResult(**raw)
-            kind, threads = variant.kind, cfg.evaluate.litert_threads
-            with console.native_output():  # LiteRT announces its XNNPACK delegate on the first call
-                scorer = open_scorer(Path(variant.path), kind, threads, variant.name)
-                variants.append(evaluate_variant(variant, scorer.score, test, bench, cfg.evaluate, False))
-            bar.set_postfix_str(f"last: {variant.name}", refresh=False)
-            bar.update()
-    bm25 = ranking_metrics(splits.test, bm25_scores(splits.test), k=10)
+    inputs = Inputs(
+        cfg=cfg,
+        splits=splits,
+        tokenizer=Tokenizer.load(pl.require(ws.tokenizer, "train")),
+        variants=[VariantResult(**raw) for raw in optimized["variants"]],
+        extra=registered(ws.extra_models),
+        production=_production(baseline) if baseline else None,
+    )
+    result = evaluate_all(inputs, ws.tokenizer, progress)
+    save_per_query(result.table, ws.per_query)
     summary = pl.data_summary(ws)
+    lineage = json.loads(ws.lineage.read_text(encoding="utf-8")) if ws.lineage.exists() else {}
     record = RunRecord(
         preset=cfg.preset,
         data_source=str(summary["source"]),
         splits=summary["splits"],  # type: ignore[arg-type]
-        variants=variants,
-        bm25={k: float(bm25[k]) for k in QUALITY_KEYS},
+        variants=result.variants,
+        models=result.models,
+        deltas=result.deltas,
+        selection_split=cfg.evaluate.selection_split,
+        relevant_gain=result.relevant_gain,
+        strongest_lexical=result.strongest_lexical,
         history=json.loads(pl.require(ws.history, "train").read_text()),
         qat_outcome=str(optimized["qat"]),
-        baseline=_baseline(baseline, splits.test, cfg.evaluate.litert_threads) if baseline else None,
+        baseline=result.baseline,
         timings_s=dict(timings or {}),
+        data_card=result.card,
+        notes={**result.notes, "data_fingerprint": lineage.get("data_fingerprint")},
     )
     ws.record.write_text(record.to_json(), encoding="utf-8")
     return record

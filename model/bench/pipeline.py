@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.bench import leakage
 from model.evaluation.record import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,36 +46,69 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
+def _delta(record: RunRecord, candidate: str, reference: str, metric: str = "ndcg@10") -> str:
+    d = record.delta(candidate, reference, "test", metric)
+    if d is None:
+        return "n/a"
+    return f"{d.estimate:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"
+
+
 def summarize(name: str, record: RunRecord, wall: float, peak_gib: float) -> list[str]:
+    """Figures of one run: test split quality (selection happened on valid), intervals, gains, leakage."""
     fp32 = record.variant("fp32").metrics
     fp32_tflite = record.variant("fp32_tflite_float32").metrics
+    strongest = record.strongest_lexical
     lines = [
         f"== {name} ==",
         f"pipeline wall time {wall:.0f} s (target <= 600 s); peak memory {peak_gib:.2f} GiB (target <= 4 GiB)",
-        f"{'variant':40} {'NDCG@10':>8} {'gzip KiB':>9} {'p50 ms':>7} {'p99 ms':>7}",
+        f"{'ranker':40} {'valid':>7} {'test':>7} {'gzip KiB':>9} {'p50 ms':>7} {'p99 ms':>7}  NDCG@10",
     ]
     for v in record.variants:
         m = v.metrics
         lines.append(
-            f"{v.name:40} {m['ndcg@10']:8.4f} {m['size_gzip_bytes'] / 1024:9.1f} "
+            f"{v.name:40} {m['ndcg@10']:7.4f} {v.test_metrics['ndcg@10']:7.4f} {m['size_gzip_bytes'] / 1024:9.1f} "
             f"{m['latency_p50_ms']:7.2f} {m['latency_p99_ms']:7.2f}"
         )
-    lines.append(
-        f"BM25 NDCG@10 {record.bm25['ndcg@10']:.4f}; fp32 model {fp32['ndcg@10']:.4f} "
-        f"({fp32['ndcg@10'] - record.bm25['ndcg@10']:+.4f}; target: model beats BM25)"
-    )
+    for model in record.models:
+        p99 = model.extra.get("latency_p99_ms")
+        lines.append(
+            f"{model.name + ' (' + model.role + ')':40} {model.metrics['valid']['ndcg@10']:7.4f} "
+            f"{model.metrics['test']['ndcg@10']:7.4f} {'':>9} {'':>7} {'' if p99 is None else f'{p99:7.2f}'}"
+        )
+    lines.append(f"strongest lexical baseline (chosen on valid): {strongest}")
+    for extra in record.models:
+        if extra.role == "model":
+            lines.append(
+                f"  {extra.name} - BM25 {_delta(record, extra.name, 'bm25')}; - {strongest} {_delta(record, extra.name, strongest)}"
+            )
     if record.shipped is None:
-        lines.append("shipped: NONE (gate failed)")
+        lines.append("shipped: NONE (gate failed on valid)")
         return lines
     s = record.variant(record.shipped).metrics
+    shipped = record.shipped
     lines += [
-        f"shipped: {record.shipped}",
+        f"shipped (chosen on valid): {shipped}",
+        f"  test NDCG@10 shipped - BM25: {_delta(record, shipped, 'bm25')} (95 % paired bootstrap CI)",
+        f"  test NDCG@10 shipped - {strongest}: {_delta(record, shipped, strongest)}",
+        f"  test NDCG@10 shipped - fp32: {_delta(record, shipped, 'fp32')} (target within 1 %)",
+        f"  test MRR shipped - BM25: {_delta(record, shipped, 'bm25', 'mrr')}",
         f"  gzipped size fp32 .tflite / shipped: {_ratio(fp32_tflite['size_gzip_bytes'], s['size_gzip_bytes'])}"
         " (target >= 4x)",
         f"  p99 fp32 SavedModel / shipped: {_ratio(fp32['latency_p99_ms'], s['latency_p99_ms'])} (target >= 3x)",
-        f"  NDCG@10 shipped vs fp32: {(s['ndcg@10'] - fp32['ndcg@10']) / fp32['ndcg@10']:+.2%} (target within 1 %)",
-        f"  shipped vs BM25 NDCG@10: {s['ndcg@10'] - record.bm25['ndcg@10']:+.4f}",
+        f"  p99 fp32_tflite_float32 / shipped: {_ratio(fp32_tflite['latency_p99_ms'], s['latency_p99_ms'])}",
     ]
+    leak = record.data_card.get("leakage", {}).get("test", {})
+    if leak:
+        lines.append(
+            "  test leakage vs train: same group {g}, query words seen {w:.1%}, queries with an unseen word "
+            "{u:.1%}, candidates seen {c:.1%}".format(
+                g=f"{leak['groups_in_train']:.1%}" if "groups_in_train" in leak else "n/a",
+                w=leak["query_words_seen"],
+                u=leak["queries_with_unseen_word"],
+                c=leak["candidates_seen"],
+            )
+        )
+    lines.append(f"  bundle id {record.bundle_id}")
     return lines
 
 
@@ -82,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__)
     p.add_argument("--out", type=Path, default=None, help="keep the runs here (default: a temp dir)")
     p.add_argument("--only", choices=("synthetic", "crowdflower"), default=None)
+    p.add_argument("--no-repro", action="store_true", help="skip the twice-run bundle-id check (tiny preset)")
     args = p.parse_args(argv)
     runs = [Run("synthetic", ("--preset", "default"))]
     if CROWDFLOWER.exists():
@@ -98,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             if code not in (0, 1):
                 print(f"{run.name}: pipeline failed with exit code {code}", file=sys.stderr)
                 return code
-            report += summarize(run.name, RunRecord.load(out / "report" / "metrics.json"), wall, peak)
+            lines = summarize(run.name, RunRecord.load(out / "report" / "metrics.json"), wall, peak)
+            print("\n".join(lines), flush=True)  # as they come: the whole bench takes a while
+            report += lines
+        report += leakage.before_after()
+        if not args.no_repro:
+            report += leakage.reproducibility(root)
         print("\n".join(report))
     return 0
 

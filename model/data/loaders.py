@@ -55,7 +55,7 @@ def _drop_single(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read(cfg: DataConfig) -> tuple[pd.DataFrame, Source | None]:
     if cfg.source == "synthetic":
-        return generate(cfg.synthetic, cfg.seed), None
+        return generate(cfg.synthetic, cfg.seed, evaluation_share=cfg.split[1] + cfg.split[2]), None
     assert cfg.path is not None  # DataConfig requires a path for every other source
     path = cfg.path.expanduser()
     if cfg.source == "csv":

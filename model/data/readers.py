@@ -31,6 +31,7 @@ class Source:
     delimiter: str | None = None  # None: parquet
     # Schema column -> the file's column, for errors found after the columns were renamed.
     names: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
     _lines: list[int] = field(default_factory=list, repr=False)
 
     def row(self, label: Any) -> int | None:
@@ -42,23 +43,49 @@ class Source:
         if self.delimiter is None:
             return record + 1
         if not self._lines:
-            self._lines.extend(record_lines(self.path, self.delimiter))
+            self._lines.extend(record_lines(self.path, self.delimiter, self.encoding))
         return self._lines[record] if 0 <= record < len(self._lines) else None
 
     def error(self, problem: str, column: str | None = None, label: Any = None) -> DataError:
         return DataError(str(self.path), problem, column, None if label is None else self.row(label))
 
 
-def open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
-def record_lines(path: Path, delimiter: str) -> list[int]:
+def decode_error(path: Path, encoding: str, key: str = "data.csv.encoding") -> DataError:
+    """Where the file stops being `encoding`: the line and byte offset of the first undecodable byte (pandas'
+    own error gives a position inside one read buffer, not in the file), the setting to change and how to
+    convert the file instead. Reads the whole file, but only once something already failed."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8")
+        plain = path.name.removesuffix(".gz")
+        advice = (
+            f"the file is probably Latin-1 or Windows-1252: set `{key}: latin-1`, or convert it, e.g. "
+            f"`iconv -f latin1 -t utf-8 {plain} > utf8-{plain}`"
+            if utf8
+            else f"set `{key}` to the file's encoding"
+        )
+        return DataError(
+            str(path),
+            f"line {line}: byte 0x{raw[e.start]:02x} is not {'UTF-8' if utf8 else encoding} "
+            f"(byte offset {e.start}); {advice}",
+            row=line,
+        )
+    return DataError(str(path), f"cannot read as {encoding} text")
+
+
+def record_lines(path: Path, delimiter: str, encoding: str = "utf-8") -> list[int]:
     """1-based line on which each data record (header and blank lines excluded) starts."""
     starts: list[int] = []
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         next_start = 1
         for record in reader:
@@ -66,23 +93,6 @@ def record_lines(path: Path, delimiter: str) -> list[int]:
                 starts.append(next_start)
             next_start = reader.line_num + 1
     return starts[1:]
-
-
-def not_utf8(path: Path) -> DataError:
-    """Which line holds the first byte that is not UTF-8, and how to convert the file (pandas' own error
-    gives a position inside one read buffer, not in the file)."""
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        plain = path.name.removesuffix(".gz")
-        return DataError(
-            str(path),
-            f"line {line}: byte 0x{raw[e.start]:02x} is not UTF-8 (the file is probably Latin-1 or Windows-1252); "
-            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {plain} > utf8-{plain}`",
-        )
-    return DataError(str(path), "cannot read as UTF-8 text")
 
 
 def require_file(path: Path) -> Path:
@@ -102,21 +112,28 @@ def require_columns(table: pd.DataFrame | Sequence[str], needed: Sequence[str], 
         raise DataError(str(path), f"missing column(s) {missing}; the file has {have}", column=missing[0])
 
 
-def read_delimited(path: Path, delimiter: str, needed: Sequence[str]) -> pd.DataFrame:
-    """All cells as text; raises DataError for a missing/empty/unparseable file or a missing column."""
+def read_delimited(
+    path: Path,
+    delimiter: str,
+    needed: Sequence[str],
+    encoding: str = "utf-8",
+    encoding_key: str = "data.csv.encoding",
+) -> pd.DataFrame:
+    """All cells as text; raises DataError for a missing/empty/unparseable/undecodable file (naming the
+    line and byte, and `encoding_key`, the setting to change) or a missing column."""
     require_file(path)
     try:
         table = pd.read_csv(
-            path, sep=delimiter, dtype=str, keep_default_na=False, compression="infer", encoding="utf-8"
+            path, sep=delimiter, dtype=str, keep_default_na=False, compression="infer", encoding=encoding
         )
     except pd.errors.EmptyDataError as e:
         raise DataError(str(path), "file is empty") from e
     except pd.errors.ParserError as e:
         raise DataError(str(path), f"cannot parse as {_name(delimiter)}-separated text: {e}") from e
     except UnicodeDecodeError as e:
-        raise not_utf8(path) from e
+        raise decode_error(path, encoding, encoding_key) from e
     except (EOFError, OSError) as e:
-        raise DataError(str(path), f"cannot read as UTF-8 text: {e}") from e
+        raise DataError(str(path), f"cannot read as {encoding} text: {e}") from e
     require_columns(table, needed, path)
     if table.empty:
         raise DataError(str(path), "no data rows below the header")

@@ -11,6 +11,8 @@ A ranking set is a DataFrame with one row per (query, product) judgement:
 | description | str   | product text beyond the title ("" when the source has none) |
 | gain        | float | graded relevance, higher is better (ESCI: E=3 S=2 C=1 I=0)  |
 
+Optional: `group_id` and `split_hint` (see GROUP_COLUMN and SPLIT_COLUMN below).
+
 Every query has at least two candidates and no (query_id, product_id) pair appears twice.
 """
 
@@ -24,6 +26,12 @@ import numpy as np
 import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("query_id", "query", "product_id", "title", "description", "gain")
+# Optional columns a source may add (the synthetic generator does); every step keeps them.
+# Queries of one group land in one split: near-duplicates (one labelling spec, "frying pan 8 inch" and
+# "fying pan 8 inch") must not be both trained and tested on. Without the column a query is its group.
+GROUP_COLUMN = "group_id"
+# "valid" or "test" pins a query to that split (held-out vocabulary queries); "" lets the split decide.
+SPLIT_COLUMN = "split_hint"
 
 # Amazon ESCI labels and the gains used throughout (documented in docs/pipeline.md).
 ESCI_GAINS: dict[str, float] = {"E": 3.0, "S": 2.0, "C": 1.0, "I": 0.0}

@@ -15,6 +15,12 @@ Labels follow one rule, `judge`, applied to every candidate whatever pool it was
 - Complement (1): a type bought together with the wanted one (phone case for a smartphone query);
 - Irrelevant (0): everything else, including the same type with two attributes wrong.
 
+Leak-free splits: every query carries `group_id`, the labelling rule of its spec (intent and typo
+aside), so near-duplicates ("frying pan 8 inch" / "fying pan 8 inch", "sneakers" / "running shoes")
+land in one split. Open vocabulary: with `open_vocabulary_share` > 0, a tenth of the product types and
+of the brands are held out of training queries; that share of the valid and test queries is made from
+them (`split_hint` pins each to valid or test), so evaluation has words no training query has.
+
 Why a learned ranker can beat BM25 here: on the default set BM25 scores NDCG@10 ~0.84, but ~0.97 when
 each query is rewritten with the catalog's own words (canonical type and colour names, typo fixed). The
 gap is vocabulary a model can learn from the training queries; complements and hard negatives that
@@ -31,7 +37,7 @@ import pandas as pd
 
 from model.config import SyntheticConfig
 from model.data.products import Catalog, Tables, make_catalog, tables
-from model.data.schema import COLUMNS
+from model.data.schema import COLUMNS, GROUP_COLUMN, SPLIT_COLUMN
 from model.evaluation.bm25 import tokens
 
 INTENTS: tuple[str, ...] = ("category", "type", "brand_type", "attribute", "synonym", "long_tail")
@@ -39,6 +45,9 @@ INTENTS: tuple[str, ...] = ("category", "type", "brand_type", "attribute", "syno
 _INTENT_P = np.array([0.06, 0.1, 0.14, 0.18, 0.28, 0.24])
 _COLOUR_SYNONYM_RATE = 0.35
 MISSPELLED = "misspelled"
+# With an open-vocabulary share: this share of the product types and of the brands are held out of
+# training queries (the catalog keeps them: their products are still candidates everywhere).
+_HELD_OUT_SHARE = 0.1
 # Share of each query's candidates drawn from each pool; what is left comes from random products.
 _QUOTAS = {"exact": 0.2, "near": 0.2, "complement": 0.15, "hard": 0.35}
 # Words the retriever ignores: they match nearly every listing.
@@ -229,16 +238,66 @@ def _candidates(
     return rng.permutation(np.fromiter(chosen, dtype=np.int64, count=len(chosen)))
 
 
+def group_key(spec: Spec) -> str:
+    """The labelling rule of a spec (intent aside: "sneakers" and "running shoes" judge alike): queries
+    with one key are near-duplicates and must share a split."""
+    return f"G{spec.category}-{spec.type}-{spec.brand}-{spec.colour}-{spec.material}-{spec.size}"
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Which products training queries may be made from, and which only held-out queries may."""
+
+    closed: np.ndarray  # products of seen types and brands
+    open_by_type: np.ndarray  # products of a held-out type
+    open_by_brand: np.ndarray  # seen type, held-out brand
+
+
+def _held_out(cfg: SyntheticConfig, cat: Catalog, rng: np.random.Generator) -> _Vocabulary:
+    everything = np.arange(len(cat.type))
+    if cfg.open_vocabulary_share == 0:
+        return _Vocabulary(everything, everything[:0], everything[:0])
+    types, brands = np.unique(cat.type), np.unique(cat.brand)
+    held_types = rng.choice(types, size=max(1, round(_HELD_OUT_SHARE * len(types))), replace=False)
+    held_brands = rng.choice(brands, size=max(1, round(_HELD_OUT_SHARE * len(brands))), replace=False)
+    by_type, by_brand = np.isin(cat.type, held_types), np.isin(cat.brand, held_brands)
+    return _Vocabulary(everything[~by_type & ~by_brand], everything[by_type], everything[~by_type & by_brand])
+
+
+def _open_query(vocab: _Vocabulary, orng: np.random.Generator) -> tuple[int, str]:
+    """A product and intent whose query names held-out vocabulary: a held-out type (any intent that
+    names a type), or a held-out brand (an intent that names the brand)."""
+    if len(vocab.open_by_brand) and (not len(vocab.open_by_type) or orng.random() < 0.4):
+        return int(orng.choice(vocab.open_by_brand)), str(orng.choice(["brand_type", "long_tail"]))
+    p = _INTENT_P[1:] / _INTENT_P[1:].sum()
+    return int(orng.choice(vocab.open_by_type)), str(orng.choice(INTENTS[1:], p=p))
+
+
 def _queries(
-    cfg: SyntheticConfig, cat: Catalog, tab: Tables, rng: np.random.Generator
-) -> list[tuple[Spec, str, str]]:
-    """(spec, text, intent) per query; texts are unique so no query text lands in two splits."""
-    out: list[tuple[Spec, str, str]] = []
+    cfg: SyntheticConfig, cat: Catalog, tab: Tables, rng: np.random.Generator, p_open: float, seed: int
+) -> list[tuple[Spec, str, str, str]]:
+    """(spec, text, intent, split hint) per query; texts are unique so no query text lands in two splits.
+
+    A share `p_open` of the queries are made from held-out vocabulary and pinned to valid or test (the
+    same for every query of a spec); the others never name a held-out type or brand. Decisions about
+    held-out vocabulary use their own generator, so with open_vocabulary_share 0 the set is the one the
+    generator made before it had the option."""
+    orng = np.random.default_rng([seed, 2])
+    vocab = _held_out(cfg, cat, orng)
+    hints: dict[str, str] = {}
+    out: list[tuple[Spec, str, str, str]] = []
     seen: set[str] = set()
     for _ in range(50 * cfg.queries):
         if len(out) == cfg.queries:
             return out
-        spec = _spec(str(rng.choice(INTENTS, p=_INTENT_P)), int(rng.integers(len(cat.type))), cat, tab, rng)
+        is_open = bool(len(vocab.open_by_type) + len(vocab.open_by_brand)) and orng.random() < p_open
+        if is_open:
+            product, intent = _open_query(vocab, orng)
+        else:
+            # Intent before product: the order the generator always drew them in.
+            intent = str(rng.choice(INTENTS, p=_INTENT_P))
+            product = int(vocab.closed[int(rng.integers(len(vocab.closed)))])
+        spec = _spec(intent, product, cat, tab, rng)
         text, main = render(spec, tab, rng)
         intent = spec.intent
         if rng.random() < cfg.misspelling_rate:
@@ -246,25 +305,31 @@ def _queries(
             text, intent = typo, (MISSPELLED if typo != text else intent)
         if text not in seen:
             seen.add(text)
-            out.append((spec, text, intent))
+            hint = hints.setdefault(group_key(spec), str(orng.choice(["valid", "test"]))) if is_open else ""
+            out.append((spec, text, intent, hint))
     raise ValueError(f"could not make {cfg.queries} distinct queries from {len(cat.type)} products")
 
 
-def generate_parts(cfg: SyntheticConfig, seed: int) -> SyntheticSet:
-    """The catalog, the query log and the ranking frame; identical for the same (cfg, seed)."""
+def generate_parts(cfg: SyntheticConfig, seed: int, evaluation_share: float = 0.2) -> SyntheticSet:
+    """The catalog, the query log and the ranking frame; identical for the same (cfg, seed).
+
+    `evaluation_share` is the share of queries the split will put in valid + test: the held-out
+    vocabulary queries are `open_vocabulary_share` of those."""
     rng = np.random.default_rng(seed)
     tab = tables()
     cat = make_catalog(cfg.products, rng)
-    queries = _queries(cfg, cat, tab, rng)
+    queries = _queries(cfg, cat, tab, rng, cfg.open_vocabulary_share * evaluation_share, seed)
     qid, pid, gain = [], [], []
-    for j, (spec, q, _) in enumerate(queries):
+    for j, (spec, q, _, _) in enumerate(queries):
         idx = _candidates(spec, q, cat, tab, cfg.candidates_per_query, rng)
         qid.append(np.full(len(idx), j))
         pid.append(idx)
         gain.append(judge(spec, cat, tab, idx))
     rows_q, rows_p = np.concatenate(qid), np.concatenate(pid)
     qids = np.array([f"Q{j:05d}" for j in range(len(queries))], dtype=object)
-    qtext = np.array([q for _, q, _ in queries], dtype=object)
+    qtext = np.array([q for _, q, _, _ in queries], dtype=object)
+    groups = np.array([group_key(spec) for spec, _, _, _ in queries], dtype=object)
+    hints = np.array([hint for _, _, _, hint in queries], dtype=object)
     titles, descriptions = np.array(cat.title, dtype=object), np.array(cat.description, dtype=object)
     frame = pd.DataFrame(
         {
@@ -274,20 +339,24 @@ def generate_parts(cfg: SyntheticConfig, seed: int) -> SyntheticSet:
             "title": titles[rows_p],
             "description": descriptions[rows_p],
             "gain": np.concatenate(gain),
+            GROUP_COLUMN: groups[rows_q],
+            SPLIT_COLUMN: hints[rows_q],
         },
-        columns=list(COLUMNS),
+        columns=[*COLUMNS, GROUP_COLUMN, SPLIT_COLUMN],
     )
     query_log = pd.DataFrame(
         {
             "query_id": qids,
             "query": qtext,
-            "intent": [i for _, _, i in queries],
-            "base_intent": [s.intent for s, _, _ in queries],
+            "intent": [i for _, _, i, _ in queries],
+            "base_intent": [s.intent for s, _, _, _ in queries],
+            GROUP_COLUMN: groups,
+            SPLIT_COLUMN: hints,
         }
     )
     return SyntheticSet(catalog=cat.frame(tab), queries=query_log, frame=frame)
 
 
-def generate(cfg: SyntheticConfig, seed: int) -> pd.DataFrame:
-    """The ranking frame (schema.COLUMNS) of the synthetic set for `seed`."""
-    return generate_parts(cfg, seed).frame
+def generate(cfg: SyntheticConfig, seed: int, evaluation_share: float = 0.2) -> pd.DataFrame:
+    """The ranking frame (schema.COLUMNS plus group_id and split_hint) of the synthetic set for `seed`."""
+    return generate_parts(cfg, seed, evaluation_share).frame

@@ -13,7 +13,7 @@ more than half of the documents, average length); the per-candidate sum is done 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,10 +30,33 @@ def tokens(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+QueryTerms = Mapping[str, Mapping[str, float]]  # query_id -> term -> weight
+
+
+def query_terms(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Each query's own words with weight 1 (a repeated word counts twice, as in Lucene)."""
+    out: dict[str, dict[str, float]] = {}
+    for qid, query in frame.drop_duplicates("query_id")[["query_id", "query"]].itertuples(index=False):
+        terms: dict[str, float] = {}
+        for term in tokens(str(query)):
+            terms[term] = terms.get(term, 0.0) + 1.0
+        out[str(qid)] = terms
+    return out
+
+
 def bm25_scores(
-    frame: pd.DataFrame, k1: float = K1, b: float = B, fields: Sequence[str] = ("title", "description")
+    frame: pd.DataFrame,
+    k1: float = K1,
+    b: float = B,
+    fields: Sequence[str] = ("title", "description"),
+    terms: QueryTerms | None = None,
 ) -> np.ndarray:
-    """One BM25 score per row of `frame` (schema.COLUMNS), aligned with its rows."""
+    """One BM25 score per row of `frame` (schema.COLUMNS), aligned with its rows.
+
+    `terms` replaces each query's words by weighted terms (query_id -> term -> weight; a rewritten or
+    expanded query, model/evaluation/baselines.py); by default the query's own words, weight 1.
+    """
+    terms = query_terms(frame) if terms is None else terms
     products = frame.drop_duplicates("product_id")
     columns = [products[f].astype(str).tolist() for f in fields]
     corpus = [tokens(" ".join(parts)) for parts in zip(*columns, strict=True)]
@@ -45,13 +68,13 @@ def bm25_scores(
     doc_len = np.asarray(bm25.doc_len, dtype=float)
     length_norm = k1 * (1.0 - b + b * doc_len / bm25.avgdl)
     scores = np.zeros(len(frame))
-    queries = frame["query"].to_numpy()
+    qids = frame["query_id"].astype(str).to_numpy()
     for rows in frame.groupby("query_id", sort=False).indices.values():
         docs = doc_of[rows]
-        for term in tokens(str(queries[rows[0]])):
+        for term, weight in terms.get(qids[rows[0]], {}).items():
             idf = bm25.idf.get(term)
             if idf is None:
                 continue
             tf = np.fromiter((bm25.doc_freqs[d].get(term, 0) for d in docs), dtype=float, count=len(docs))
-            scores[rows] += idf * tf * (k1 + 1.0) / (tf + length_norm[docs])
+            scores[rows] += weight * idf * tf * (k1 + 1.0) / (tf + length_norm[docs])
     return scores

@@ -1,4 +1,4 @@
-"""Evaluate every variant on the test split: quality, size on disk, in-process latency.
+"""Encoding and scoring helpers of the evaluate step (model/evaluation/step.py).
 
 Quality is measured with the same tokenizer and the same runtime the variant will be served with
 (LiteRT for `.tflite`, TensorFlow for the fp32 SavedModel reference), so the numbers in the report are the
@@ -19,13 +19,11 @@ import numpy.typing as npt
 import pandas as pd
 from tqdm import tqdm
 
-from model.config import EvaluateConfig
-from model.evaluation.metrics import ranking_metrics
-from model.evaluation.record import VariantResult
+from model.evaluation.record import QUALITY_KEYS
 from model.text.tokenizer import Tokenizer, product_text
 
+__all__ = ["QUALITY_KEYS", "EncodedSplit", "encode_split", "golden_requests", "latency_tokens", "score_split"]
 Tokens = npt.NDArray[np.int32]
-QUALITY_KEYS = ("ndcg@10", "mrr", "recall@10")
 ScoreFn = Callable[[Tokens], npt.NDArray[np.float32]]
 
 
@@ -68,18 +66,6 @@ def latency_tokens(split: EncodedSplit, candidates: int, seed: int) -> Tokens:
     return np.ascontiguousarray(everything[rows])
 
 
-def latency(score: ScoreFn, tokens: Tokens, runs: int, warmup: int) -> dict[str, float]:
-    """p50/p99/mean milliseconds of one call (one query x N candidates), in-process."""
-    from model.evaluation.scoring import measure_latency
-
-    class _Fn:
-        def score(self, t: Tokens) -> npt.NDArray[np.float32]:
-            return score(t)
-
-    measured = measure_latency(_Fn(), tokens, runs, warmup)
-    return {f"latency_{k}": v for k, v in measured.items()}
-
-
 def size_on_disk(path: Path) -> dict[str, float]:
     """Raw bytes and gzip -9 bytes (a directory is measured as a gzipped tar of its files)."""
     path = Path(path)
@@ -92,25 +78,6 @@ def size_on_disk(path: Path) -> dict[str, float]:
             tar.add(file, arcname=file.relative_to(path).as_posix())
     raw_size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return {"size_bytes": float(raw_size), "size_gzip_bytes": float(buffer.tell())}
-
-
-def evaluate_variant(
-    variant: VariantResult,
-    score: ScoreFn,
-    test: EncodedSplit,
-    bench_tokens: Tokens,
-    cfg: EvaluateConfig,
-    progress: bool = True,
-) -> VariantResult:
-    """Fill `variant.metrics` with quality, size and latency; returns the same object."""
-    scores = score_split(test, score, desc=f"scoring {variant.name}", progress=progress)
-    metrics = ranking_metrics(test.frame, scores, k=10)
-    variant.metrics = {
-        **{k: float(metrics[k]) for k in QUALITY_KEYS},
-        **size_on_disk(Path(variant.path)),
-        **latency(score, bench_tokens, cfg.latency_runs, cfg.latency_warmup),
-    }
-    return variant
 
 
 def golden_requests(

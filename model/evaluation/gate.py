@@ -1,13 +1,17 @@
 """The quality gate, with TFX/TFMA threshold semantics.
 
-Three kinds of check per variant:
+Three kinds of check per variant, all on the selection split (valid; the test split is never judged):
 
-* absolute bounds: `ndcg@10 >= 0.5` (or `<=` for lower-is-better metrics such as latency);
-* change bounds against a reference (the fp32 model of the same run, and the baseline bundle that is in
-  production), each with an `absolute` and/or `relative` part, where
-  `relative = (candidate - reference) / reference`. For a higher-is-better metric the change must be at
-  least the bound (a bound of -0.01 allows a 1 % drop); for lower-is-better it must be at most the bound;
-* budgets: p99 latency and gzipped size.
+* absolute bounds: `ndcg@10 >= 0.5` (or `<=` for lower-is-better metrics such as latency); none by
+  default: quality is bounded against references measured on the same split instead;
+* change bounds against a reference (`vs_lexical`: the strongest lexical baseline; `vs_fp32`: the fp32
+  model of the same run; `vs_baseline`: the bundle in production), each with an `absolute` and/or
+  `relative` part, where `relative = (candidate - reference) / reference`. For a higher-is-better metric
+  the change must be at least the bound (a bound of -0.01 allows a 1 % drop); for lower-is-better it must
+  be at most the bound. With `judge_on: ci_low` the pessimistic end of the change's paired-bootstrap
+  interval is compared instead of the point estimate;
+* budgets: p99 latency (the median over latency rounds), p99 relative to the float LiteRT export measured
+  in the same rounds, and gzipped size.
 
 Change bounds against a reference that is absent (no baseline bundle yet) are *skipped*, not failed, as
 TFMA does for a first model. A metric the candidate lacks fails its check: a gate that cannot measure
@@ -22,6 +26,9 @@ from dataclasses import dataclass, field
 from model.config import Bound, GateConfig
 
 Metrics = Mapping[str, float]
+# check name ("vs_fp32", "vs_lexical", "vs_baseline") -> metric -> (low, high) of the absolute change
+Intervals = Mapping[str, Mapping[str, tuple[float, float]]]
+LATENCY_RATIO = "latency_p99_vs_reference"
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,11 @@ def _absolute_checks(metrics: Metrics, cfg: GateConfig) -> list[Check]:
         bounds["latency_p99_ms"] = cfg.latency_p99_ms
     if cfg.size_gzip_bytes is not None:
         bounds["size_gzip_bytes"] = float(cfg.size_gzip_bytes)
+    if cfg.latency_vs_fp32_tflite is not None:
+        bounds[LATENCY_RATIO] = 1.0 + cfg.latency_vs_fp32_tflite
     checks = []
     for metric, bound in bounds.items():
-        lower = metric in cfg.lower_is_better
+        lower = metric in cfg.lower_is_better or metric == LATENCY_RATIO
         op = "<=" if lower else ">="
         value = metrics.get(metric)
         if value is None:
@@ -82,7 +91,12 @@ def _absolute_checks(metrics: Metrics, cfg: GateConfig) -> list[Check]:
 
 
 def _change_checks(
-    name: str, metrics: Metrics, reference: Metrics | None, bounds: Mapping[str, Bound], cfg: GateConfig
+    name: str,
+    metrics: Metrics,
+    reference: Metrics | None,
+    bounds: Mapping[str, Bound],
+    cfg: GateConfig,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[Check]:
     checks = []
     for metric, bound in bounds.items():
@@ -98,6 +112,14 @@ def _change_checks(
         if ref is None:
             checks.append(Check(name, metric, value, None, "skip", f"{name} reference has no {metric}"))
             continue
+        if bound.judge_on == "ci_low":
+            interval = (intervals or {}).get(metric)
+            if interval is None:
+                detail = f"{metric}: no confidence interval of the change was measured"
+                checks.append(Check(name, metric, None, None, "fail", detail))
+                continue
+            # The pessimistic end: the lowest plausible change of a higher-is-better metric.
+            value = ref + (interval[1] if lower else interval[0])
         checks.extend(_bound_checks(name, metric, value, ref, bound, lower))
     return checks
 
@@ -106,10 +128,12 @@ def _bound_checks(name: str, metric: str, value: float, ref: float, bound: Bound
     checks = []
     change = value - ref
     op = "<=" if lower else ">="
+    metric_label = f"{metric} CI {'high' if lower else 'low'}" if bound.judge_on == "ci_low" else metric
     if bound.absolute is not None:
         ok = _better_or_equal(change, bound.absolute, lower)
         detail = (
-            f"{metric} change {change:+.4g} {'' if ok else 'not '}{op} {bound.absolute:+.4g} (vs {ref:.4g})"
+            f"{metric_label} change {change:+.4g} {'' if ok else 'not '}{op} {bound.absolute:+.4g} "
+            f"(vs {ref:.4g})"
         )
         checks.append(Check(name, metric, change, bound.absolute, "pass" if ok else "fail", detail))
     if bound.relative is not None:
@@ -123,7 +147,8 @@ def _bound_checks(name: str, metric: str, value: float, ref: float, bound: Bound
             rel = change / abs(ref)
             ok = _better_or_equal(rel, bound.relative, lower)
             detail = (
-                f"{metric} change {rel:+.2%} {'' if ok else 'not '}{op} {bound.relative:+.2%} (vs {ref:.4g})"
+                f"{metric_label} change {rel:+.2%} {'' if ok else 'not '}{op} {bound.relative:+.2%} "
+                f"(vs {ref:.4g})"
             )
             checks.append(Check(name, metric, rel, bound.relative, "pass" if ok else "fail", detail))
     return checks
@@ -135,11 +160,17 @@ def judge(
     cfg: GateConfig,
     fp32: Metrics | None,
     baseline: Metrics | None,
+    lexical: Metrics | None = None,
+    intervals: Intervals | None = None,
 ) -> Verdict:
-    """Every check of one variant. `fp32` and `baseline` are the references' metrics (None if absent)."""
+    """Every check of one variant. `fp32`, `baseline` (production) and `lexical` (the strongest lexical
+    baseline) are the references' metrics, None if absent; `intervals` the changes' bootstrap intervals
+    for `judge_on: ci_low` bounds."""
+    iv = intervals or {}
     checks = _absolute_checks(metrics, cfg)
-    checks += _change_checks("vs_fp32", metrics, fp32, cfg.vs_fp32, cfg)
-    checks += _change_checks("vs_baseline", metrics, baseline, cfg.vs_baseline, cfg)
+    checks += _change_checks("vs_lexical", metrics, lexical, cfg.vs_lexical, cfg, iv.get("vs_lexical"))
+    checks += _change_checks("vs_fp32", metrics, fp32, cfg.vs_fp32, cfg, iv.get("vs_fp32"))
+    checks += _change_checks("vs_baseline", metrics, baseline, cfg.vs_baseline, cfg, iv.get("vs_baseline"))
     return Verdict(variant=variant, checks=tuple(checks))
 
 

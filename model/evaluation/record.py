@@ -1,4 +1,15 @@
-"""What one pipeline run measured: the single record that metrics.json, the report and the gate share."""
+"""What one pipeline run measured: the single record that metrics.json, the report and the gate share.
+
+Two splits are measured and kept apart: the selection split (`selection_split`, valid) is what the gate
+judges and what picks the shipped variant; the test split is scored once and only reported. So a
+variant's `metrics` holds selection-split quality plus size and latency (the gate's inputs), and
+`test_metrics` its test quality.
+
+Everything evaluated that is not a shippable variant is a `ModelResult` in `models`, with its metrics
+per split: the lexical baselines, the production bundle, and any extra model another step registers
+(model/evaluation/extra.py: a teacher, a distilled student, a from-scratch student...). Every delta
+the report or the gate shows is a `Delta` with its paired-bootstrap interval.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from model.evaluation.gate import Check, Verdict
+
+QUALITY_KEYS = ("ndcg@10", "mrr", "recall@10")
+# Roles of a ModelResult; "model" is a learned ranker that is not a shippable variant.
+LEXICAL, PRODUCTION, MODEL = "lexical", "production", "model"
 
 
 @dataclass
@@ -19,8 +34,10 @@ class VariantResult:
     path: str
     parent: str | None = None
     notes: str = ""
-    # ndcg@10, mrr, recall@10, size_bytes, size_gzip_bytes, latency_p50_ms, latency_p99_ms
+    # Selection-split ndcg@10, mrr, recall@10; size_bytes, size_gzip_bytes; latency_* (median of rounds)
     metrics: dict[str, float] = field(default_factory=dict)
+    # Test-split ndcg@10, mrr, recall@10 (reported, never judged)
+    test_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def shippable(self) -> bool:
@@ -28,11 +45,45 @@ class VariantResult:
 
 
 @dataclass
+class ModelResult:
+    """A ranker evaluated beside the variants: metrics per split ("valid", "test") plus latency/size."""
+
+    name: str
+    role: str  # LEXICAL | PRODUCTION | MODEL
+    metrics: dict[str, dict[str, float]]
+    notes: str = ""
+    extra: dict[str, float] = field(default_factory=dict)  # latency_*, size_* where measured
+
+
+@dataclass
 class BaselineResult:
-    """The model in production, re-scored on this run's test split so the comparison is like for like."""
+    """The model in production, re-scored on this run's splits so the comparison is like for like.
+
+    `metrics` are on the selection split (the gate's reference), `test_metrics` on the test split.
+    `overlap` says how many of this run's evaluation queries production was trained on (None: the
+    bundle records no split membership, so the comparison's fairness is unknown)."""
 
     bundle_id: str
     metrics: dict[str, float]
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    overlap: dict[str, Any] | None = None
+
+
+@dataclass
+class Delta:
+    """candidate - reference on one split and metric, with its paired-bootstrap interval."""
+
+    candidate: str
+    reference: str
+    split: str
+    metric: str
+    candidate_value: float
+    reference_value: float
+    estimate: float
+    low: float
+    high: float
+    queries: int
+    confidence: float
 
 
 @dataclass
@@ -41,20 +92,51 @@ class RunRecord:
     data_source: str
     splits: dict[str, dict[str, int]]
     variants: list[VariantResult]
-    bm25: dict[str, float]
     history: dict[str, list[float]]
     qat_outcome: str
+    models: list[ModelResult] = field(default_factory=list)
+    deltas: list[Delta] = field(default_factory=list)
+    selection_split: str = "valid"
+    relevant_gain: float = 2.0
+    strongest_lexical: str = "bm25"
     baseline: BaselineResult | None = None
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     shipped: str | None = None
     bundle_id: str | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    # Data card (model/data/card.py), lexical-baseline facts, latency setup, lineage fingerprint.
+    data_card: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:
             if v.name == name:
                 return v
         raise KeyError(f"no variant named {name!r}; have {[v.name for v in self.variants]}")
+
+    def model(self, name: str) -> ModelResult:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(f"no evaluated model named {name!r}; have {[m.name for m in self.models]}")
+
+    @property
+    def bm25(self) -> dict[str, float]:
+        """BM25's test metrics (what the report's headline compares with)."""
+        return self.model("bm25").metrics.get("test", {})
+
+    def metrics_of(self, name: str, split: str) -> dict[str, float]:
+        """Quality of a variant or a model on a split ("test" or the selection split)."""
+        for v in self.variants:
+            if v.name == name:
+                return v.test_metrics if split == "test" else v.metrics
+        return self.model(name).metrics.get(split, {})
+
+    def delta(self, candidate: str, reference: str, split: str, metric: str) -> Delta | None:
+        for d in self.deltas:
+            if (d.candidate, d.reference, d.split, d.metric) == (candidate, reference, split, metric):
+                return d
+        return None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
@@ -63,6 +145,8 @@ class RunRecord:
     def from_json(cls, text: str) -> RunRecord:
         raw: dict[str, Any] = json.loads(text)
         raw["variants"] = [VariantResult(**v) for v in raw["variants"]]
+        raw["models"] = [ModelResult(**m) for m in raw.get("models", [])]
+        raw["deltas"] = [Delta(**d) for d in raw.get("deltas", [])]
         if raw.get("baseline"):
             raw["baseline"] = BaselineResult(**raw["baseline"])
         raw["verdicts"] = {

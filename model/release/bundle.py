@@ -5,16 +5,18 @@ Layout (all paths relative to the bundle directory):
     model.tflite        the shipped LiteRT model (input int32 tokens [N, L, K], output float32 scores [N])
     tokenizer.json      tokenizer settings, read by `model.text.tokenizer.Tokenizer.from_json`
     config.json         the pipeline settings the bundle was built with
-    metrics.json        offline metrics of every variant and the gate verdicts
     golden.json         golden requests with the scores offline evaluation produced (serving replays them)
     score_histogram.json  the shipped model's offline score histogram, edges from its own quantiles
                         (`model/release/score_histogram.py`; optional: older bundles have none)
-    MODEL_CARD.md       human-readable summary
+    lineage.json        data fingerprint and split membership (query hashes) of the training run
     MANIFEST            `sha256sum` format: "<hex>  <path>" per file, sorted by path
 
 The bundle id is the sha256 of MANIFEST, so equal content means an equal id and `sha256sum -c MANIFEST`
-checks a bundle with stock tools. The *version* (Kubernetes `labels.version`, Seldon responses, metric
-labels) is the first 12 hex characters: label values are limited to 63 characters.
+checks a bundle with stock tools. Only what is served (and what it was built from) is inside: measured
+figures (latencies, intervals, verdicts: metrics.json, MODEL_CARD.md) live beside the bundle in
+`<bundle_id>.run/` (model/release/package.py), so the same trained model gets the same id on any machine.
+The *version* (Kubernetes `labels.version`, Seldon responses, metric labels) is the first 12 hex
+characters: label values are limited to 63 characters.
 
 This module is stdlib-only on purpose: the serving virtualenv imports it to verify a bundle before it
 reports ready.
@@ -35,6 +37,7 @@ MODEL_FILE = "model.tflite"
 TOKENIZER_FILE = "tokenizer.json"
 GOLDEN_FILE = "golden.json"
 SCORES_FILE = "score_histogram.json"
+LINEAGE_FILE = "lineage.json"
 VERSION_CHARS = 12
 _CHUNK = 1 << 20
 

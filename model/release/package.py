@@ -1,21 +1,30 @@
-"""Gate the evaluated variants, package the smallest passing one as a bundle, write the report."""
+"""Gate the evaluated variants, package the smallest passing one as a bundle, write the report.
+
+The bundle (`bundles/<id>/`) holds what is served and only that, so the same trained model gives the
+same id whatever the machine measured: model.tflite, tokenizer.json, config.json, golden.json (served
+scores must match them) and lineage.json (the data fingerprint and split membership a later run checks
+its comparison against). What this run measured (metrics.json, MODEL_CARD.md: latencies, intervals,
+verdicts) lives beside it in `bundles/<id>.run/`, outside the hash.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model import pipeline as pl
-from model.config import PipelineConfig
-from model.evaluation.gate import choose_shipped, judge
+from model.config import GateConfig, PipelineConfig
+from model.evaluation.gate import Check, Intervals, Verdict, choose_shipped, judge
 from model.evaluation.record import RunRecord
-from model.release.bundle import SCORES_FILE, BundleInfo, write_bundle
+from model.release.bundle import LINEAGE_FILE, SCORES_FILE, BundleInfo, write_bundle
 from model.release.report import write_report
 
 # Served scores must match the offline ones this closely (same LiteRT flatbuffer, same tokenizer: any
 # larger gap means the serving path changed the input, e.g. a tokenizer or runtime mismatch).
 GOLDEN_TOLERANCE = 1e-3
+RUN_SUFFIX = ".run"
 
 
 @dataclass(frozen=True)
@@ -29,10 +38,65 @@ class PackageResult:
         return self.bundle is not None
 
 
+def _intervals(record: RunRecord, variant: str) -> Intervals:
+    refs = {"vs_fp32": "fp32", "vs_lexical": record.strongest_lexical, "vs_baseline": "production"}
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for check, ref in refs.items():
+        out[check] = {
+            d.metric: (d.low, d.high)
+            for d in record.deltas
+            if d.candidate == variant and d.reference == ref and d.split == record.selection_split
+        }
+    if variant == "fp32":  # the reference itself: no change, no uncertainty
+        out["vs_fp32"] = {m: (0.0, 0.0) for m in ("ndcg@10", "mrr", "recall@10")}
+    return out
+
+
+def _refuse_overlap(verdict: Verdict, record: RunRecord) -> Verdict:
+    overlap = record.baseline.overlap if record.baseline else None
+    if not overlap or not overlap.get("any"):
+        return verdict
+    seen = ", ".join(
+        f"{overlap[s]['seen_by_production']} of {overlap[s]['queries']} {s}" for s in ("valid", "test")
+    )
+    check = Check(
+        "vs_baseline", "overlap", None, 0.0, "fail", f"production trained/selected on {seen} queries"
+    )
+    return Verdict(verdict.variant, (*verdict.checks, check))
+
+
+def changed_bounds(gate: GateConfig) -> list[str]:
+    """`gate.<key>: default -> used` for every gate setting that is not the default (the report shows
+    them, so a preset that relaxes the gate says so)."""
+
+    def leaves(value: Any, key: str) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {k: v for name, sub in value.items() for k, v in leaves(sub, f"{key}.{name}").items()}
+        return {key: value}
+
+    default, used = (
+        leaves(GateConfig().model_dump(mode="json"), "gate"),
+        leaves(gate.model_dump(mode="json"), "gate"),
+    )
+    return [
+        f"{k}: {default.get(k)} -> {used.get(k)}"
+        for k in sorted(set(default) | set(used))
+        if default.get(k) != used.get(k)
+    ]
+
+
 def gate_record(record: RunRecord, cfg: PipelineConfig) -> RunRecord:
+    """Judge every variant on the selection split and choose the smallest passing LiteRT variant."""
+    record.notes["relaxed_bounds"] = changed_bounds(cfg.gate)
     fp32 = record.variant("fp32").metrics
     baseline = record.baseline.metrics if record.baseline else None
-    record.verdicts = {v.name: judge(v.name, v.metrics, cfg.gate, fp32, baseline) for v in record.variants}
+    lexical = record.metrics_of(record.strongest_lexical, record.selection_split)
+    record.verdicts = {}
+    for v in record.variants:
+        verdict = judge(v.name, v.metrics, cfg.gate, fp32, baseline, lexical, _intervals(record, v.name))
+        if cfg.gate.production_overlap == "refuse":
+            verdict = _refuse_overlap(verdict, record)
+        record.verdicts[v.name] = verdict
     sizes = {v.name: v.metrics["size_gzip_bytes"] for v in record.variants if v.shippable}
     record.shipped = choose_shipped(record.verdicts, sizes)
     return record
@@ -41,7 +105,7 @@ def gate_record(record: RunRecord, cfg: PipelineConfig) -> RunRecord:
 def model_card(record: RunRecord, cfg: PipelineConfig) -> str:
     assert record.shipped is not None
     shipped = record.variant(record.shipped)
-    m = shipped.metrics
+    m, t = shipped.metrics, shipped.test_metrics
     return "\n".join(
         [
             "# Model card: rankship Transformer cross-encoder",
@@ -50,9 +114,12 @@ def model_card(record: RunRecord, cfg: PipelineConfig) -> str:
             f"- Architecture: {cfg.ranker.layers} encoder layers, width {cfg.ranker.width}, "
             f"{cfg.ranker.heads} heads; hashed word + char n-gram tokenizer ({cfg.tokenizer.buckets} buckets)",
             f"- Training data: `{record.data_source}` (preset `{record.preset}`); loss `{cfg.train.loss}`",
-            f"- Test split: NDCG@10 {m.get('ndcg@10', float('nan')):.4f}, MRR {m.get('mrr', float('nan')):.4f}, "
-            f"Recall@10 {m.get('recall@10', float('nan')):.4f}; BM25 NDCG@10 {record.bm25['ndcg@10']:.4f}",
-            f"- Latency (1 query x {cfg.evaluate.latency_candidates} candidates, in-process LiteRT): "
+            f"- Test split: NDCG@10 {t.get('ndcg@10', float('nan')):.4f}, MRR {t.get('mrr', float('nan')):.4f}, "
+            f"Recall@10 {t.get('recall@10', float('nan')):.4f}; BM25 NDCG@10 {record.bm25['ndcg@10']:.4f}; "
+            f"strongest lexical baseline `{record.strongest_lexical}` "
+            f"{record.metrics_of(record.strongest_lexical, 'test').get('ndcg@10', float('nan')):.4f}",
+            f"- Latency (1 query x {cfg.evaluate.latency_candidates} candidates, LiteRT, "
+            f"{cfg.evaluate.threads} thread(s), median of {cfg.evaluate.latency_rounds} rounds): "
             f"p50 {m.get('latency_p50_ms', 0):.2f} ms, p99 {m.get('latency_p99_ms', 0):.2f} ms",
             f"- Quantization-aware training: {record.qat_outcome}",
             "- Intended use: re-ranking a few hundred retrieved candidates per query; not a retriever.",
@@ -64,15 +131,16 @@ def model_card(record: RunRecord, cfg: PipelineConfig) -> str:
 
 
 def golden_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) -> bytes:
-    """golden.json: a few test requests with the scores `tflite` gave them offline."""
+    """golden.json: a few validation requests with the scores `tflite` gave them offline."""
     from model.evaluation.evaluate import encode_split, golden_requests
     from model.evaluation.scoring import open_scorer
     from model.text.tokenizer import Tokenizer
 
     tokenizer = Tokenizer.load(ws.tokenizer)
-    test = encode_split(pl.load_splits(ws).test, tokenizer)
-    score = open_scorer(tflite, "tflite", cfg.evaluate.litert_threads).score
-    requests = golden_requests(test, tokenizer, score, cfg.evaluate.golden_requests)
+    # From the selection split: packaging never reads the test split again.
+    valid = encode_split(pl.load_splits(ws).valid, tokenizer)
+    score = open_scorer(tflite, "tflite", cfg.evaluate.threads).score
+    requests = golden_requests(valid, tokenizer, score, cfg.evaluate.golden_requests)
     payload = {"tolerance": {"absolute": GOLDEN_TOLERANCE}, "requests": requests}
     return (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
@@ -85,8 +153,21 @@ def score_histogram_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) ->
     from model.text.tokenizer import Tokenizer
 
     valid = encode_split(pl.load_splits(ws).valid, Tokenizer.load(ws.tokenizer))
-    scorer = open_scorer(tflite, "tflite", cfg.evaluate.litert_threads)
+    scorer = open_scorer(tflite, "tflite", cfg.evaluate.threads)
     return histogram_bytes(score_split(valid, scorer.score, progress=False), "valid")
+
+
+def run_dir(bundle: BundleInfo) -> Path:
+    """Where a bundle's measured figures live: beside it, outside its hash."""
+    return bundle.path.with_name(bundle.path.name + RUN_SUFFIX)
+
+
+def _write_run(directory: Path, record: RunRecord, cfg: PipelineConfig) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in (("metrics.json", record.to_json()), ("MODEL_CARD.md", model_card(record, cfg))):
+        tmp = directory / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(directory / name)
 
 
 def step_package(
@@ -103,15 +184,14 @@ def step_package(
                 "model.tflite": Path(shipped.path),
                 "tokenizer.json": ws.tokenizer,
                 "config.json": pl.require(ws.config, "data"),
-                # metrics.json inside the bundle cannot name the bundle's own id (it is a hash of it).
-                "metrics.json": record.to_json().encode("utf-8"),
                 "golden.json": golden_file(ws, Path(shipped.path), cfg),
                 SCORES_FILE: score_histogram_file(ws, Path(shipped.path), cfg),
-                "MODEL_CARD.md": model_card(record, cfg).encode("utf-8"),
+                LINEAGE_FILE: pl.require(ws.lineage, "data"),
             },
             ws.bundles,
         )
         record.bundle_id = bundle.bundle_id
+        _write_run(run_dir(bundle), record, cfg)
     report = write_report(record, ws.report)
     (ws.report / "metrics.json").write_text(record.to_json(), encoding="utf-8")
     pl.write_json(
@@ -120,6 +200,7 @@ def step_package(
             "bundle_id": bundle.bundle_id if bundle else None,
             "version": bundle.version if bundle else None,
             "bundle_path": str(bundle.path) if bundle else None,
+            "run_path": str(run_dir(bundle)) if bundle else None,
             "report_path": str(report),
             "gate_passed": bundle is not None,
         },

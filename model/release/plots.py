@@ -54,7 +54,10 @@ def relaxed_gate(record: RunRecord) -> bool:
 def ndcg_floors(record: RunRecord) -> list[GateLine]:
     """The gate's NDCG@10 bounds in NDCG units (change bounds resolved against their reference)."""
     checks = next(iter(record.verdicts.values())).checks if record.verdicts else ()
-    refs = {"vs_fp32": record.variant("fp32").metrics.get("ndcg@10")}
+    refs = {
+        "vs_fp32": record.variant("fp32").metrics.get("ndcg@10"),
+        "vs_lexical": record.metrics_of(record.strongest_lexical, record.selection_split).get("ndcg@10"),
+    }
     if record.baseline is not None:
         refs["vs_baseline"] = record.baseline.metrics.get("ndcg@10")
     lines = []
@@ -172,27 +175,33 @@ def _tradeoff(record: RunRecord, x_key: str, path: Path) -> None:
     lines = []
     for floor in ndcg_floors(record):
         lines.append(ax.axhline(floor.value, ls="--", color="tab:red", lw=1, label=floor.label))
-    if "ndcg@10" in record.bm25:
-        bm25 = record.bm25["ndcg@10"]
-        lines.append(ax.axhline(bm25, ls=":", color="tab:gray", lw=1.2, label=f"BM25 baseline ({bm25:.3f})"))
+    lexical = record.metrics_of(record.strongest_lexical, record.selection_split)
+    if "ndcg@10" in lexical:
+        value, name = lexical["ndcg@10"], record.strongest_lexical
+        lines.append(
+            ax.axhline(value, ls=":", color="tab:gray", lw=1.2, label=f"{name} baseline ({value:.3f})")
+        )
     if x_key == "size_gzip_bytes":
         ax.set_xscale("log")
         # Ticks at powers of two: 32 KiB, 64 KiB, ... 1 MiB, 2 MiB.
         ax.xaxis.set_major_locator(LogLocator(base=2.0, subs=(1.0,)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _tick_size(x)))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
-        ax.set(xlabel="gzipped size on disk (log scale)", title="Quality vs size: test NDCG@10 per variant")
+        ax.set(
+            xlabel="gzipped size on disk (log scale)",
+            title=f"Quality vs size: {record.selection_split} NDCG@10 per variant (gated)",
+        )
         limit, limit_text = budget(record, "size_gzip_bytes"), "size budget"
     else:
         ax.set(
             xlabel="p99 latency, one query × its candidates, in-process (ms)",
-            title="Quality vs latency: test NDCG@10 per variant",
+            title=f"Quality vs latency: {record.selection_split} NDCG@10 per variant (gated)",
         )
         limit, limit_text = budget(record, "latency_p99_ms"), "p99 budget"
     if limit is not None:
         shown = size_text(limit) if x_key == "size_gzip_bytes" else f"{limit:g} ms"
         lines.append(ax.axvline(limit, ls="-.", color="tab:red", lw=1, label=f"gate: {limit_text} {shown}"))
-    ax.set_ylabel("NDCG@10 (test split)")
+    ax.set_ylabel(f"NDCG@10 ({record.selection_split} split: the gate's)")
     ax.grid(alpha=0.3)
     _label_points(ax, points, sizes)
     _legend(ax, record, lines)
@@ -233,18 +242,19 @@ def write_plots(record: RunRecord, out_dir: Path) -> list[Path]:
 
 
 def mermaid_chart(record: RunRecord) -> list[str]:
-    """The PR comment's inline chart: test NDCG@10 per variant (bars), the gate's floor (line)."""
+    """The PR comment's inline chart: selection-split NDCG@10 per variant (bars), the gate's floor (line)."""
     rows = [(i, v) for i, v in enumerate(record.variants, 1) if "ndcg@10" in v.metrics]
     if not rows:
         return []
     values = [v.metrics["ndcg@10"] for _, v in rows]
     floors = ndcg_floors(record)
     floor = max(floors, key=lambda g: g.value) if floors else None
-    low = min([*values, *(f.value for f in floors), record.bm25.get("ndcg@10", 1.0)])
+    lexical = record.metrics_of(record.strongest_lexical, record.selection_split).get("ndcg@10", 1.0)
+    low = min([*values, *(f.value for f in floors), lexical])
     lines = [
         "```mermaid",
         "xychart-beta",
-        f'    title "Test NDCG@10 per variant (bars){"; line: gate floor " + format(floor.value, ".3f") if floor else ""}"',
+        f'    title "{record.selection_split.capitalize()} NDCG@10 per variant (bars){"; line: gate floor " + format(floor.value, ".3f") if floor else ""}"',
         "    x-axis [" + ", ".join(f'"{i}"' for i, _ in rows) + "]",
         f'    y-axis "NDCG@10" {max(0.0, low - 0.05):.2f} --> {min(1.0, max(values) + 0.02):.2f}',
         "    bar [" + ", ".join(f"{x:.4f}" for x in values) + "]",

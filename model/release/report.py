@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from model.evaluation.record import RunRecord, VariantResult
+from model.evaluation.record import RunRecord
+from model.release import sections
 from model.release.plots import PLOTS, mermaid_chart, relaxed_gate, write_plots
 
 QUALITY = ("ndcg@10", "mrr", "recall@10")
@@ -33,54 +34,22 @@ def _verdict_cell(record: RunRecord, name: str) -> str:
 
 
 def _variant_table(record: RunRecord) -> list[str]:
+    sel = record.selection_split
     lines = [
         # "#" is the variant's number in the plots and the chart.
-        "| # | variant | format | NDCG@10 | MRR | Recall@10 | size on disk | gzipped | p50 latency | p99 latency | gate |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| # | variant | format | {sel} NDCG@10 (gated) | test NDCG@10 | test MRR | test Recall@10 | size on disk "
+        "| gzipped | p50 latency | p99 latency | gate |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for i, v in enumerate(record.variants, 1):
-        m = v.metrics
+        m, t = v.metrics, v.test_metrics
         lines.append(
-            f"| {i} | {v.name} | {v.kind} | {_fmt(m.get('ndcg@10'))} | {_fmt(m.get('mrr'))} | "
-            f"{_fmt(m.get('recall@10'))} | {_fmt(m.get('size_bytes'), 'bytes')} | "
+            f"| {i} | {v.name} | {v.kind} | {_fmt(m.get('ndcg@10'))} | {_fmt(t.get('ndcg@10'))} | "
+            f"{_fmt(t.get('mrr'))} | {_fmt(t.get('recall@10'))} | {_fmt(m.get('size_bytes'), 'bytes')} | "
             f"{_fmt(m.get('size_gzip_bytes'), 'bytes')} | {_fmt(m.get('latency_p50_ms'), 'ms')} | "
             f"{_fmt(m.get('latency_p99_ms'), 'ms')} | {_verdict_cell(record, v.name)} |"
         )
     return lines
-
-
-def _delta_rows(label: str, ref: dict[str, float], shipped: VariantResult) -> list[str]:
-    rows = []
-    for metric in QUALITY:
-        if metric in ref and metric in shipped.metrics:
-            new, old = shipped.metrics[metric], ref[metric]
-            rel = f"{(new - old) / old:+.2%}" if old else "n/a"
-            rows.append(f"| {label} | {metric} | {old:.4f} | {new:.4f} | {new - old:+.4f} | {rel} |")
-    return rows
-
-
-def _comparison(record: RunRecord) -> list[str]:
-    name = record.shipped or _best_quality(record)
-    shipped = record.variant(name)
-    lines = [
-        f"### Compared with (candidate: `{name}`)",
-        "",
-        f"| compared with | metric | their value | `{name}` | Δ | Δ relative |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    if record.baseline is not None:
-        lines += _delta_rows(
-            f"production `{record.baseline.bundle_id[:12]}`", record.baseline.metrics, shipped
-        )
-    lines += _delta_rows("fp32 (this run)", record.variant("fp32").metrics, shipped)
-    lines += _delta_rows("BM25 baseline", record.bm25, shipped)
-    if record.baseline is None:
-        lines += ["", "_No production baseline bundle was given: change bounds against it were skipped._"]
-    return lines
-
-
-def _best_quality(record: RunRecord) -> str:
-    return max(record.variants, key=lambda v: v.metrics.get("ndcg@10", float("-inf"))).name
 
 
 def render_markdown(record: RunRecord) -> str:
@@ -91,7 +60,11 @@ def render_markdown(record: RunRecord) -> str:
         )
     else:
         headline = "❌ Gate failed: no variant passed every bound (see the gate column)"
-    split = ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in record.splits.items())
+    split = ", ".join(
+        f"{k} {record.splits[k]['queries']} queries / {record.splits[k]['pairs']} pairs"
+        for k in ("train", "valid", "test")
+        if k in record.splits
+    )
     banner = (
         [
             "> [!NOTE]",
@@ -110,12 +83,17 @@ def render_markdown(record: RunRecord) -> str:
         *banner,
         headline,
         "",
-        f"Data: `{record.data_source}` (preset `{record.preset}`): {split}.",
+        *sections.relaxed_bounds(record),
+        f"Data: `{record.data_source}` (preset `{record.preset}`): {split}. Variants are gated and chosen on "
+        f"the {record.selection_split} split; the test split is reported only.",
         "",
+        *sections.production_overlap(record),
         *_variant_table(record),
         "",
-        *_comparison(record),
-        "",
+        *sections.comparisons(record),
+        *sections.other_rankers(record),
+        *sections.latency_and_gains(record),
+        *sections.data_card(record),
         *_qat_lines(record.qat_outcome),
         "",
         "<details><summary>Step timings</summary>",

@@ -101,6 +101,16 @@ def metric_name(name: str) -> str:
 def run_metrics(record: RunRecord) -> dict[str, float]:
     metrics = {f"{v.name}.{metric_name(k)}": value for v in record.variants for k, value in v.metrics.items()}
     metrics |= {f"bm25.{metric_name(k)}": value for k, value in record.bm25.items()}
+    # Variant metrics above are the selection split's (what the gate judged); test ones are reported apart.
+    metrics |= {
+        f"{v.name}.test_{metric_name(k)}": x for v in record.variants for k, x in v.test_metrics.items()
+    }
+    metrics |= {
+        f"{m.name}.{split}_{metric_name(k)}": x
+        for m in record.models
+        for split, values in m.metrics.items()
+        for k, x in values.items()
+    }
     metrics |= {f"seconds.{step}": value for step, value in record.timings_s.items()}
     if record.shipped is not None:
         shipped = record.variant(record.shipped).metrics

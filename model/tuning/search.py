@@ -2,19 +2,27 @@
 
 Optuna's TPE sampler (seeded) proposes settings within `tune:`'s bounds; each trial trains on the run's
 train split and reports valid NDCG@10 after every epoch, so the median pruner stops trials that fall
-behind. Trial 0 is the config as given (the baseline the search must beat). The study lives in
-`<out>/tune/study.db` (SQLite): a search that was interrupted resumes where it stopped. The test split is
-never looked at. Outputs in `<out>/tune/`: best.yaml (a full config for `pipeline --config`),
-result.json, report.md and trials.png (model/tuning/report.py).
+behind. Trial 0 is the config as given (the baseline the search must beat). The test split is never
+looked at. Outputs in `<out>/tune/`: best.yaml (a full config for `pipeline --config`), result.json,
+report.md and trials.png (model/tuning/report.py).
+
+Resuming honestly (model/tuning/resume.py): the study in `<out>/tune/study.db` (SQLite) is named by a
+fingerprint of the search space, the settings it does not search and the data, so a changed space or
+data set starts a new study instead of mixing trials of two questions. One process runs a study at a
+time (a lock file); a trial left RUNNING by a killed process is marked FAILED and its settings are
+queued again, and the sampler's state (its random generator) is saved after every suggestion and
+restored, so an interrupted search proposes what an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -24,9 +32,12 @@ import yaml
 from model import console
 from model import pipeline as pl
 from model.config import PipelineConfig
-from model.ranker.train import EpochRecord
+from model.tuning import resume
 
-STUDY_NAME = "rankship-tune"
+if TYPE_CHECKING:  # TensorFlow: imported by the training objective only, not by a search driver
+    from model.ranker.train import EpochRecord
+
+STUDY_PREFIX = "rankship-tune"
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,11 @@ def _as_given(cfg: PipelineConfig) -> dict[str, Any]:
     return params
 
 
-def objective(cfg: PipelineConfig, ws: pl.Workspace, progress: bool) -> Any:
+Evaluate = Callable[[optuna.Trial, PipelineConfig], float]
+
+
+def training_objective(cfg: PipelineConfig, ws: pl.Workspace, progress: bool) -> Evaluate:
+    """Train with a trial's settings; valid NDCG@10 after every epoch feeds the pruner."""
     from model.ranker.train import train_ranker
     from model.text.features import fit_texts
     from model.text.vocabulary import fit_tokenizer
@@ -91,9 +106,7 @@ def objective(cfg: PipelineConfig, ws: pl.Workspace, progress: bool) -> Any:
     splits = pl.load_splits(ws)
     tokenizer = fit_tokenizer(cfg.tokenizer, fit_texts(splits.train, splits.valid, splits.test))
 
-    def run(trial: optuna.Trial) -> float:
-        trial_cfg = suggest(trial, cfg)
-
+    def run(trial: optuna.Trial, trial_cfg: PipelineConfig) -> float:
         def report(record: EpochRecord) -> None:
             trial.report(record.valid_ndcg, record.epoch)
             if trial.should_prune():
@@ -106,16 +119,59 @@ def objective(cfg: PipelineConfig, ws: pl.Workspace, progress: bool) -> Any:
     return run
 
 
-def open_study(cfg: PipelineConfig, directory: Path) -> optuna.Study:
+def objective(cfg: PipelineConfig, ws: pl.Workspace, progress: bool) -> Any:
+    """suggest + train, as one Optuna objective (for a study driven directly)."""
+    evaluate = training_objective(cfg, ws, progress)
+    return lambda trial: evaluate(trial, suggest(trial, cfg))
+
+
+def search(
+    cfg: PipelineConfig, directory: Path, evaluate: Evaluate, data_fingerprint: str, progress: bool = False
+) -> optuna.Study:
+    """Run (or resume) the study of this search space and data until `tune.trials` trials finished."""
+    with resume.locked(directory):
+        name = f"{STUDY_PREFIX}-{resume.fingerprint(cfg, data_fingerprint)[:12]}"
+        sampler = resume.load_sampler(directory, name) or optuna.samplers.TPESampler(seed=cfg.tune.seed)
+        study = open_study(cfg, directory, name, sampler)
+        if not study.trials:
+            study.enqueue_trial(_as_given(cfg))
+        resume.requeue_killed(study)
+        done = [t for t in study.trials if t.state in resume.FINISHED]
+        remaining = cfg.tune.trials - len(done)
+
+        def run(trial: optuna.Trial) -> float:
+            trial_cfg = suggest(trial, cfg)
+            resume.save_sampler(directory, name, study.sampler)  # after this trial's draws
+            return evaluate(trial, trial_cfg)
+
+        if remaining > 0:
+            with console.progress(remaining, "tune", "trial", progress) as bar:
+
+                def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                    value = "" if trial.value is None else f", valid NDCG@10 {trial.value:.4f}"
+                    console.note(bar, f"tune trial {trial.number}: {trial.state.name.lower()}{value}")
+                    done = [
+                        t.value for t in study.trials if t.state.name == "COMPLETE" and t.value is not None
+                    ]
+                    bar.set_postfix_str(f"best {max(done):.4f}" if done else "", refresh=False)
+                    bar.update()
+
+                study.optimize(run, n_trials=remaining, timeout=cfg.tune.timeout_s, callbacks=[tick])
+        return study
+
+
+def open_study(
+    cfg: PipelineConfig, directory: Path, name: str, sampler: optuna.samplers.BaseSampler
+) -> optuna.Study:
     directory.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t = cfg.tune
     return optuna.create_study(
-        study_name=STUDY_NAME,
+        study_name=name,
         storage=f"sqlite:///{(directory / 'study.db').resolve()}",
         load_if_exists=True,
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=t.seed),
+        sampler=sampler,
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=t.prune_startup_trials, n_warmup_steps=t.prune_warmup_epochs
         ),
@@ -128,29 +184,12 @@ def tune(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) -> TuneRe
     from model.tuning.report import write_tune_report
 
     start = time.perf_counter()
-    if not (ws.data / "summary.json").exists():
+    if not (ws.data / "summary.json").exists() or not ws.lineage.exists():
         step_data(cfg, ws)
+    data_fingerprint = str(json.loads(ws.lineage.read_text(encoding="utf-8"))["data_fingerprint"])
     directory = ws.out / "tune"
-    study = open_study(cfg, directory)
-    if not study.trials:
-        study.enqueue_trial(_as_given(cfg))
-    # Unfinished trials (a killed process) do not count: resume runs what is missing.
-    done = [t for t in study.trials if t.state.is_finished()]
-    remaining = cfg.tune.trials - len(done)
-    if remaining > 0:
-        # One display for the search (trials are its unit); each trial's own training stays quiet.
-        with console.progress(remaining, "tune", "trial", progress) as bar:
-
-            def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-                value = "" if trial.value is None else f", valid NDCG@10 {trial.value:.4f}"
-                console.note(bar, f"tune trial {trial.number}: {trial.state.name.lower()}{value}")
-                done = [t.value for t in study.trials if t.state.name == "COMPLETE" and t.value is not None]
-                bar.set_postfix_str(f"best {max(done):.4f}" if done else "", refresh=False)
-                bar.update()
-
-            study.optimize(
-                objective(cfg, ws, False), n_trials=remaining, timeout=cfg.tune.timeout_s, callbacks=[tick]
-            )
+    # One display for the search (trials are its unit); each trial's own training stays quiet.
+    study = search(cfg, directory, training_objective(cfg, ws, False), data_fingerprint, progress)
     best = apply_params(cfg, study.best_trial.params)
     best_config = directory / "best.yaml"
     tmp = best_config.with_name(".best.yaml.tmp")

@@ -25,10 +25,13 @@ def test_tiny_pipeline_ships_a_verified_bundle(tiny_run: Path):
     assert latest["gate_passed"] is True
     info = verify_bundle(Path(latest["bundle_path"]))
     assert info.bundle_id == latest["bundle_id"] and info.version == latest["version"]
-    assert {"model.tflite", "tokenizer.json", "golden.json", "metrics.json", "MODEL_CARD.md"} <= set(
-        info.files
-    )
-    record = RunRecord.load(info.path / "metrics.json")
+    # Only what is served is hashed; what was measured lives beside the bundle.
+    served = {"model.tflite", "tokenizer.json", "golden.json", "config.json", "score_histogram.json"}
+    assert set(info.files) == {*served, "lineage.json"}
+    run = Path(latest["run_path"])
+    assert run == info.path.with_name(info.path.name + ".run") and (run / "MODEL_CARD.md").exists()
+    record = RunRecord.load(run / "metrics.json")
+    assert record.bundle_id == info.bundle_id
     assert record.shipped is not None and record.shipped.endswith(
         ("float32", "float16", "dynamic_int8", "int8")
     )
@@ -57,8 +60,22 @@ def test_tiny_report_names_every_variant_and_the_comparisons(tiny_run: Path):
     record = RunRecord.load(tiny_run / "report" / "metrics.json")
     for variant in record.variants:
         assert f"| {variant.name} |" in report
-    assert "BM25 baseline" in report and "fp32 (this run)" in report
+    for ranker in ("bm25", "bm25_spell", "bm25_spell_expand"):
+        assert f"| {ranker} | lexical" in report
+    assert "fp32 (this run)" in report and f"strongest lexical `{record.strongest_lexical}`" in report
     assert "No production baseline bundle" in report
+    # The tiny preset's relaxed gate is said out loud, and every delta carries its interval.
+    assert "Gate bounds differ from the defaults" in report and "gate.vs_lexical.ndcg@10.absolute" in report
+    assert "(95 % CI)" in report and "### Data card" in report
+    # Selection on valid, report on test: the gated metrics are the valid split's per-query means.
+    import pandas as pd
+
+    per_query = pd.read_parquet(tiny_run / "work" / "per_query.parquet")
+    shipped = record.variant(record.shipped or "fp32")
+    for split, metrics in (("valid", shipped.metrics), ("test", shipped.test_metrics)):
+        rows = per_query[(per_query["ranker"] == shipped.name) & (per_query["split"] == split)]
+        assert len(rows) == record.splits[split]["queries"]
+        assert metrics["ndcg@10"] == pytest.approx(rows["ndcg@10"].mean())
     for plot in ("training_curves.png", "quality_vs_size.png", "quality_vs_latency.png"):
         assert (tiny_run / "report" / plot).stat().st_size > 1000
 
@@ -73,17 +90,64 @@ def test_baseline_comparison_and_failing_gate(tiny_run: Path, tmp_path: Path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run / "work", run / "work")
     strict = tmp_path / "strict.yaml"
-    strict.write_text("preset: tiny\ngate:\n  vs_baseline: {'ndcg@10': {relative: 0.5}}\n", encoding="utf-8")
+    strict.write_text(
+        "preset: tiny\ngate:\n  vs_baseline: {'ndcg@10': {relative: 0.5}}\n  production_overlap: refuse\n",
+        encoding="utf-8",
+    )
     argv = ["--config", str(strict), "--out", str(run), "--no-progress"]
+    # Another step's model joins the evaluation through work/extra_models.json (a stand-in: fp32 again).
+    from model.evaluation.extra import ExtraModel, register
+
+    work = run / "work"
+    register(
+        work / "extra_models.json",
+        ExtraModel(
+            "stand_in",
+            "savedmodel",
+            str(tiny_run / "work" / "fp32"),
+            str(work / "tokenizer.json"),
+            "fp32 again",
+        ),
+    )
     assert main(["evaluate", *argv, "--baseline", latest["bundle_path"]]) == 0
     assert main(["package", *argv]) == EXIT_GATE_FAILED
     record = RunRecord.load(run / "report" / "metrics.json")
     assert record.baseline is not None and record.baseline.bundle_id == latest["bundle_id"]
     assert record.shipped is None
+    stand_in = record.model("stand_in")
+    assert stand_in.role == "model" and stand_in.metrics["test"] == record.variant("fp32").test_metrics
+    assert stand_in.extra["latency_p99_ms"] > 0
+    assert record.delta("stand_in", "fp32", "test", "ndcg@10").estimate == 0.0  # type: ignore[union-attr]
+    assert "| stand_in | model |" in (run / "report" / "report.md").read_text()
     assert all(any(c.name == "vs_baseline" and c.failed for c in v.checks) for v in record.verdicts.values())
     assert json.loads((run / "latest.json").read_text())["gate_passed"] is False
     assert not (run / "bundles").exists()
+    # Production is this run's own bundle: it was selected on this run's valid queries (overlap), never
+    # saw the test queries, and with `production_overlap: refuse` that fails vs_baseline by name.
+    overlap = record.baseline.overlap
+    assert overlap is not None and overlap["same_data"] is True
+    assert overlap["valid"]["seen_by_production"] == record.splits["valid"]["queries"]
+    assert overlap["test"]["seen_by_production"] == 0
+    assert all(any(c.metric == "overlap" and c.failed for c in v.checks) for v in record.verdicts.values())
+    assert "Production was trained or selected on" in (run / "report" / "report.md").read_text()
     assert "Gate failed" in (run / "report" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_same_command_twice_gives_the_same_bundle_id(tiny_run: Path, tmp_path: Path):
+    """Measured figures (latency, intervals) live outside the hash, and training is seeded and
+    deterministic, so a second run of the same command ships a byte-identical bundle. The second run is
+    its own process, as a user's would be (TensorFlow keeps naming state within a process). Costs one
+    more tiny pipeline, ~1-2 min on 2 idle cores."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "model", "pipeline", "--preset", "tiny", "--out", str(tmp_path)]
+    subprocess.run([*command, "--no-progress"], check=True, capture_output=True)
+    first = json.loads((tiny_run / "latest.json").read_text())
+    second = json.loads((tmp_path / "latest.json").read_text())
+    manifests = [(Path(r["bundle_path"]) / "MANIFEST").read_text() for r in (first, second)]
+    assert second["bundle_id"] == first["bundle_id"], manifests
 
 
 def test_bad_config_key_exits_2_and_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

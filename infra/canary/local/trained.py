@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,11 @@ def rebundled(bundle: BundleInfo, label: str, root: Path) -> BundleInfo:
     }
     config = json.loads((bundle.path / "config.json").read_text(encoding="utf-8"))
     contents["config.json"] = json.dumps({**config, "label": label}, indent=2).encode()
-    return write_bundle(contents, root)
+    copy = write_bundle(contents, root)
+    measured = bundle.path.with_name(bundle.path.name + ".run")  # what the pipeline measured: same model
+    if measured.is_dir():
+        shutil.copytree(measured, copy.path.with_name(copy.path.name + ".run"), dirs_exist_ok=True)
+    return copy
 
 
 def held_out(cache: Path) -> pd.DataFrame:
@@ -102,11 +107,17 @@ def held_out(cache: Path) -> pd.DataFrame:
 
 
 def offline_ndcg(bundle: BundleInfo) -> float | None:
-    """The shipped variant's test NDCG@10 as the pipeline measured it (metrics.json), when recorded."""
-    metrics = json.loads((bundle.path / "metrics.json").read_text(encoding="utf-8"))
+    """The shipped variant's test NDCG@10 as the pipeline measured it, when recorded: metrics.json lives
+    beside the bundle in `<bundle_id>.run/` (outside the hash; model/release/package.py), or inside
+    bundles packaged before that."""
+    beside = bundle.path.with_name(bundle.path.name + ".run") / "metrics.json"
+    path = beside if beside.exists() else bundle.path / "metrics.json"
+    if not path.exists():
+        return None
+    metrics = json.loads(path.read_text(encoding="utf-8"))
     shipped = metrics.get("shipped")
     for variant in metrics.get("variants", []):
         if variant.get("name") == shipped:
-            value = variant.get("metrics", {}).get("ndcg@10")
+            value = variant.get("test_metrics", variant.get("metrics", {})).get("ndcg@10")
             return float(value) if value is not None else None
     return None

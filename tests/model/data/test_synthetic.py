@@ -8,7 +8,8 @@ import pytest
 
 from model.config import SyntheticConfig
 from model.data.products import display, make_catalog, tables
-from model.data.schema import COLUMNS, validate
+from model.data.schema import COLUMNS, GROUP_COLUMN, SPLIT_COLUMN, validate
+from model.data.splits import split_by_query
 from model.data.synthetic import (
     INTENTS,
     MISSPELLED,
@@ -21,6 +22,7 @@ from model.data.synthetic import (
 )
 from model.data.vocabulary import Vocabulary
 from model.evaluation.bm25 import bm25_scores
+from model.evaluation.card import leakage
 from model.evaluation.metrics import per_query_metrics
 
 TINY = SyntheticConfig(products=600, queries=60, candidates_per_query=12)
@@ -39,7 +41,7 @@ def test_same_seed_same_frame_other_seed_other_frame() -> None:
 
 def test_tiny_frame_follows_the_schema() -> None:
     frame = generate(TINY, 1)
-    assert tuple(frame.columns) == COLUMNS
+    assert tuple(frame.columns) == (*COLUMNS, GROUP_COLUMN, SPLIT_COLUMN)
     assert len(frame) == 60 * 12
     assert frame.groupby("query_id").size().eq(12).all()
     validate(frame, "synthetic")  # raises on any contract breach
@@ -157,3 +159,35 @@ def test_vocabulary_rejects_unknown_references() -> None:
     good["categories"][0]["types"][0]["complements"] = ["flux capacitor"]
     with pytest.raises(ValueError, match="flux capacitor"):
         Vocabulary.model_validate(good)
+
+
+def test_near_duplicates_share_a_group_and_never_straddle_splits() -> None:
+    """Before: splitting by query id puts a share of the test queries' specs in train too (a typo or a
+    synonym of a training query). After: splitting by group puts none there."""
+    cfg = SyntheticConfig(products=2000, queries=600, candidates_per_query=8, open_vocabulary_share=0.0)
+    frame = generate(cfg, 5)
+    assert frame.groupby(GROUP_COLUMN)["query_id"].nunique().max() > 1  # near-duplicates exist
+    before = split_by_query(frame.drop(columns=[GROUP_COLUMN]), (0.8, 0.1, 0.1), 5)
+    before_test = before.test.merge(frame[["query_id", GROUP_COLUMN]].drop_duplicates(), on="query_id")
+    before_train = before.train.merge(frame[["query_id", GROUP_COLUMN]].drop_duplicates(), on="query_id")
+    assert leakage(before_train, before_test)["groups_in_train"] > 0.05
+    after = split_by_query(frame, (0.8, 0.1, 0.1), 5)
+    assert leakage(after.train, after.test)["groups_in_train"] == 0.0
+    assert (frame[SPLIT_COLUMN] == "").all()  # no open vocabulary asked for
+
+
+def test_open_vocabulary_queries_are_pinned_to_evaluation_and_bring_unseen_words() -> None:
+    cfg = SyntheticConfig(products=2000, queries=600, candidates_per_query=8, open_vocabulary_share=0.5)
+    frame = generate(cfg, 5, evaluation_share=0.2)
+    pinned = frame.drop_duplicates("query_id").set_index("query_id")[SPLIT_COLUMN]
+    # 0.5 x 0.2 = 10 % of the queries, half for valid and half for test.
+    assert 0.06 < (pinned != "").mean() < 0.14 and {"valid", "test"} <= set(pinned)
+    splits = split_by_query(frame, (0.8, 0.1, 0.1), 5)
+    assert not set(pinned[pinned != ""].index) & set(splits.train["query_id"])
+    test = splits.test
+    open_test = test[test[SPLIT_COLUMN] == "test"]
+    closed_test = test[test[SPLIT_COLUMN] == ""]
+    # Held-out types and brands: most pinned queries have a word no training query has; far fewer of
+    # the others do (their rare words are colours, sizes and typos).
+    opened = leakage(splits.train, open_test)["queries_with_unseen_word"]
+    assert opened > 0.6 and opened > leakage(splits.train, closed_test)["queries_with_unseen_word"] + 0.2

@@ -12,6 +12,7 @@ CFG = GateConfig(
     vs_fp32={"ndcg@10": Bound(relative=-0.01)},
     vs_baseline={"ndcg@10": Bound(absolute=-0.02, relative=-0.05)},
     latency_p99_ms=10.0,
+    latency_vs_fp32_tflite=None,
     size_gzip_bytes=None,
 )
 
@@ -77,7 +78,9 @@ def test_zero_reference_skips_relative_only():
         absolute={},
         vs_fp32={"ndcg@10": Bound(absolute=-0.1, relative=-0.01)},
         vs_baseline={},
+        vs_lexical={},
         latency_p99_ms=None,
+        latency_vs_fp32_tflite=None,
     )
     v = judge("v", {"ndcg@10": 0.0}, cfg, fp32={"ndcg@10": 0.0}, baseline=None)
     assert [c.status for c in v.checks] == ["pass", "skip"]
@@ -92,3 +95,47 @@ def test_shipped_is_the_smallest_passing_variant():
     # int8 is smallest but fails the absolute bound, so fp16 ships.
     assert choose_shipped(verdicts, sizes) == "fp16"
     assert choose_shipped({"int8": verdicts["int8"]}, {"int8": 100.0}) is None
+
+
+def test_vs_lexical_bounds_the_change_against_the_strongest_baseline():
+    cfg = CFG.model_copy(update={"vs_lexical": {"ndcg@10": Bound(absolute=0.0)}})
+    # Model 0.70 vs lexical 0.71: change -0.01 < 0 fails; 0.71 ties and passes.
+    worse = judge("v", {"ndcg@10": 0.70, "latency_p99_ms": 1}, cfg, None, None, lexical={"ndcg@10": 0.71})
+    tie = judge("v", {"ndcg@10": 0.71, "latency_p99_ms": 1}, cfg, None, None, lexical={"ndcg@10": 0.71})
+    assert _status(worse, "vs_lexical") == ["fail"] and _status(tie, "vs_lexical") == ["pass"]
+    assert "vs 0.71" in worse.failures[0].detail
+
+
+def test_ci_low_judges_the_pessimistic_end_of_the_interval():
+    """+0.02 over the reference passes on the estimate, but its interval [-0.01, +0.05] does not clear 0."""
+    ci = CFG.model_copy(update={"vs_lexical": {"ndcg@10": Bound(absolute=0.0, judge_on="ci_low")}})
+    metrics, ref = {"ndcg@10": 0.72, "latency_p99_ms": 1}, {"ndcg@10": 0.70}
+    unsure = judge("v", metrics, ci, None, None, ref, {"vs_lexical": {"ndcg@10": (-0.01, 0.05)}})
+    sure = judge("v", metrics, ci, None, None, ref, {"vs_lexical": {"ndcg@10": (0.004, 0.05)}})
+    assert _status(unsure, "vs_lexical") == ["fail"] and "CI low change -0.01" in unsure.failures[0].detail
+    assert _status(sure, "vs_lexical") == ["pass"]
+    missing = judge("v", metrics, ci, None, None, ref, None)
+    assert "no confidence interval" in missing.failures[0].detail
+
+
+def test_relative_ci_low_divides_the_lower_end_by_the_reference():
+    # fp32 0.80; interval low -0.012 -> -1.5 % < -1 %: fails although the estimate (-0.4 %) passes.
+    cfg = CFG.model_copy(update={"vs_fp32": {"ndcg@10": Bound(relative=-0.01, judge_on="ci_low")}})
+    v = judge(
+        "v",
+        {"ndcg@10": 0.797, "latency_p99_ms": 1},
+        cfg,
+        {"ndcg@10": 0.80},
+        None,
+        None,
+        {"vs_fp32": {"ndcg@10": (-0.012, 0.004)}},
+    )
+    (check,) = [c for c in v.checks if c.name == "vs_fp32"]
+    assert check.status == "fail" and check.value == pytest.approx(-0.012 / 0.80)
+
+
+def test_latency_relative_to_the_float_litert_export():
+    cfg = CFG.model_copy(update={"latency_vs_fp32_tflite": 0.1, "latency_p99_ms": None})
+    ok = judge("v", {"ndcg@10": 0.9, "latency_p99_vs_reference": 1.1}, cfg, None, None)
+    slow = judge("v", {"ndcg@10": 0.9, "latency_p99_vs_reference": 1.12}, cfg, None, None)
+    assert ok.passed and [c.metric for c in slow.failures] == ["latency_p99_vs_reference"]

@@ -8,7 +8,7 @@ import pytest
 
 from model.config import GateConfig
 from model.evaluation.gate import judge
-from model.evaluation.record import RunRecord, VariantResult
+from model.evaluation.record import LEXICAL, ModelResult, RunRecord, VariantResult
 from model.release.plots import PLOTS, budget, mermaid_chart, ndcg_floors, size_text
 from model.release.report import render_markdown, write_report
 
@@ -35,13 +35,20 @@ def record(preset: str = "default") -> RunRecord:
             variant("a_tflite_int8", "tflite", 0.795, 700 * 1024, 8.0),
             variant("a_tflite_bad", "tflite", 0.70, 600 * 1024, 25.0),
         ],
-        bm25={"ndcg@10": 0.65, "mrr": 0.6, "recall@10": 0.6},
+        models=[
+            ModelResult(
+                "bm25",
+                LEXICAL,
+                {s: {"ndcg@10": 0.65, "mrr": 0.6, "recall@10": 0.6} for s in ("valid", "test")},
+            )
+        ],
         history={"loss": [1.0, 0.8, 0.7], "val_ndcg@10": [0.7, 0.78, 0.77], "best_epoch": [2.0]},
         qat_outcome=QAT,
     )
-    gate = GateConfig()  # ndcg >= 0.5, -1 % vs fp32, p99 <= 20 ms
-    fp32 = rec.variant("fp32").metrics
-    rec.verdicts = {v.name: judge(v.name, v.metrics, gate, fp32, None) for v in rec.variants}
+    # ndcg >= 0.5, not below the strongest lexical baseline (bm25 0.65), -1 % vs fp32, p99 <= 20 ms
+    gate = GateConfig(absolute={"ndcg@10": 0.5}, latency_vs_fp32_tflite=None)
+    fp32, lexical = rec.variant("fp32").metrics, rec.model("bm25").metrics["valid"]
+    rec.verdicts = {v.name: judge(v.name, v.metrics, gate, fp32, None, lexical) for v in rec.variants}
     rec.shipped = "a_tflite_int8"
     rec.bundle_id = "ab" * 32
     return rec
@@ -49,9 +56,10 @@ def record(preset: str = "default") -> RunRecord:
 
 def test_gate_floors_are_resolved_into_ndcg_units() -> None:
     floors = ndcg_floors(record())
-    # absolute 0.5, and fp32 0.80 with a -1 % relative bound: 0.80 * 0.99 = 0.792
-    assert [round(f.value, 6) for f in floors] == [0.5, 0.792]
-    assert floors[1].label == "gate: NDCG@10 ≥ fp32 -1% (0.792)"
+    # absolute 0.5; bm25 0.65 + 0; and fp32 0.80 with a -1 % relative bound: 0.80 * 0.99 = 0.792
+    assert [round(f.value, 6) for f in floors] == [0.5, 0.65, 0.792]
+    assert floors[1].label == "gate: NDCG@10 ≥ lexical +0.000 (0.650)"
+    assert floors[2].label == "gate: NDCG@10 ≥ fp32 -1% (0.792)"
     assert budget(record(), "latency_p99_ms") == 20.0
     assert budget(record(), "size_gzip_bytes") is None
 
@@ -77,7 +85,7 @@ def test_report_folds_the_qat_detail_and_names_its_columns() -> None:
         in text
     )
     assert "<details><summary>What tfmot answered</summary>" in text
-    assert "| compared with | metric | their value | `a_tflite_int8` |" in text
+    assert "| compared with | split | metric | their value | `a_tflite_int8` |" in text
     assert "| 3 | a_tflite_int8 | tflite |" in text
     assert "Tiny preset: relaxed gate" not in text
 

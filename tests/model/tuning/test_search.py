@@ -93,7 +93,9 @@ def test_tiny_search_writes_a_loadable_best_config_and_resumes(tmp_path: Path) -
     assert best.train.learning_rate == pytest.approx(result["best_params"]["learning_rate"])
     assert best.preset == "tiny" and best.data == load_config(preset="tiny").data
     # Trial 0 is the config as given; the best is never worse than it.
-    study = optuna.load_study(study_name="rankship-tune", storage=f"sqlite:///{out / 'tune' / 'study.db'}")
+    storage = f"sqlite:///{out / 'tune' / 'study.db'}"
+    (name,) = optuna.get_all_study_names(storage)  # one study: this search space and data
+    study = optuna.load_study(study_name=name, storage=storage)
     first, values = study.trials[0], [t.value for t in study.trials]
     assert first.params["learning_rate"] == load_config(preset="tiny").train.learning_rate
     assert result["given_value"] == first.value <= result["best_value"]
@@ -105,6 +107,46 @@ def test_tiny_search_writes_a_loadable_best_config_and_resumes(tmp_path: Path) -
     more = tmp_path / "more.yaml"
     more.write_text(yaml.safe_dump({"preset": "tiny", "tune": {"trials": 4}}))
     assert main(["tune", "--config", str(more), "--out", str(out), "--no-progress"]) == 0
-    resumed = optuna.load_study(study_name="rankship-tune", storage=f"sqlite:///{out / 'tune' / 'study.db'}")
+    assert optuna.get_all_study_names(storage) == [name]  # a larger budget is the same question
+    resumed = optuna.load_study(study_name=name, storage=storage)
     assert len(resumed.trials) == 4
     assert [t.value for t in resumed.trials[:3]] == values
+
+
+@pytest.mark.e2e
+def test_a_killed_search_resumes_as_if_never_interrupted(tmp_path: Path) -> None:
+    """Kill a search (SIGKILL) in the middle of trial 3; the resumed search marks it FAILED, runs its
+    settings again, and goes on proposing exactly what an uninterrupted search proposed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.model.tuning import fake_search
+
+    reference = fake_search.run(tmp_path / "whole")
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.model.tuning.fake_search", str(interrupted), "--hang-at", "3"],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (interrupted / "hanging").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the search never reached trial 3"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    resumed = fake_search.run(interrupted)
+    states = {t.number: t.state for t in resumed.trials}
+    assert states[3] == optuna.trial.TrialState.FAIL
+    (retry,) = [t for t in resumed.trials if t.user_attrs.get("retry_of") == 3]
+    assert retry.state == optuna.trial.TrialState.COMPLETE and retry.params == resumed.trials[3].params
+
+    def completed(study: optuna.Study) -> list[dict[str, object]]:
+        return [t.params for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+    assert len(completed(resumed)) == fake_search.TRIALS
+    assert completed(resumed) == completed(reference)

@@ -1,0 +1,174 @@
+"""The lexical baselines a learned ranker must beat, the way a team runs Elasticsearch/OpenSearch today.
+
+- `bm25`: Okapi BM25 with Lucene's defaults (k1 1.2, b 0.75) over title + description;
+- `bm25_spell`: each query word the training split never saw (queries or product text) is replaced by
+  the most frequent known word one edit away (delete, transpose, replace, insert: what a "did you
+  mean" term suggester with max_edits 1 does), when there is one;
+- `bm25_spell_expand`: plus query expansion mined from the training judgements: a query word w brings
+  in the title words t found in at least `expansion_min_share` of the relevant products of the training
+  queries containing w, and in `expansion_min_lift` more of them than of those queries' other
+  candidates (so words every listing has are not added). Expansion terms get a weight relative to the
+  query's own words, chosen on the validation split among `expansion_weights`.
+
+Everything is learned from the training split; the validation split picks the expansion weight and
+which baseline is the strongest, and the test split only reports them, as for the model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from model.config import BaselineConfig
+from model.evaluation.bm25 import bm25_scores, query_terms, tokens
+from model.evaluation.metrics import ranking_metrics
+
+BASELINES = ("bm25", "bm25_spell", "bm25_spell_expand")
+# A word is corrected only if it is at least this long: short tokens (sizes, "xl", "4k") are too
+# often one edit from a different real word.
+MIN_CORRECTED_LENGTH = 4
+# Expansions need at least this many training queries with the word: one query's products are anecdote.
+MIN_SUPPORT = 2
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _edits1(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return deletes | transposes | replaces | inserts
+
+
+@dataclass(frozen=True)
+class Rewriter:
+    """Spelling correction and expansions learned from one training split."""
+
+    vocabulary: Counter[str]
+    expansions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def correct(self, word: str) -> str:
+        if word in self.vocabulary or len(word) < MIN_CORRECTED_LENGTH or not word.isalpha():
+            return word
+        known = [w for w in _edits1(word) if w in self.vocabulary]
+        return max(known, key=lambda w: (self.vocabulary[w], w)) if known else word
+
+    def terms(self, query: str, expansion_weight: float | None) -> dict[str, float]:
+        """Weighted terms of the rewritten query: its corrected words (1 each) and, when a weight is
+        given, their expansions (weight each, never above a word the query has itself)."""
+        out: dict[str, float] = {}
+        words = [self.correct(w) for w in tokens(query)]
+        for w in words:
+            out[w] = out.get(w, 0.0) + 1.0
+        if expansion_weight is not None:
+            for w in words:
+                for term in self.expansions.get(w, {}):
+                    if term not in words:
+                        out[term] = max(out.get(term, 0.0), expansion_weight)
+        return out
+
+
+def _expansions(
+    train: pd.DataFrame, relevant_gain: float, cfg: BaselineConfig
+) -> dict[str, dict[str, float]]:
+    words = {
+        qid: set(tokens(str(q))) for qid, q in train.drop_duplicates("query_id")[["query_id", "query"]].values
+    }
+    title_words = {
+        pid: set(tokens(str(t)))
+        for pid, t in train.drop_duplicates("product_id")[["product_id", "title"]].values
+    }
+    relevant: dict[str, Counter[str]] = {}
+    candidates: dict[str, Counter[str]] = {}
+    n_rel: Counter[str] = Counter()
+    n_all: Counter[str] = Counter()
+    support: Counter[str] = Counter()
+    for qid, rows in train.groupby("query_id", sort=False):
+        for w in words[qid]:
+            support[w] += 1
+            for pid, gain in zip(rows["product_id"], rows["gain"], strict=True):
+                t = title_words[pid]
+                candidates.setdefault(w, Counter()).update(t)
+                n_all[w] += 1
+                if gain >= relevant_gain:
+                    relevant.setdefault(w, Counter()).update(t)
+                    n_rel[w] += 1
+    out: dict[str, dict[str, float]] = {}
+    for w, counts in relevant.items():
+        if support[w] < MIN_SUPPORT:
+            continue
+        scored = []
+        for term, c in counts.items():
+            share, base = c / n_rel[w], candidates[w][term] / n_all[w]
+            if term != w and share >= cfg.expansion_min_share and share - base >= cfg.expansion_min_lift:
+                scored.append((share - base, term))
+        if scored:
+            out[w] = {t: lift for lift, t in sorted(scored, reverse=True)[: cfg.expansion_terms]}
+    return out
+
+
+def learn_rewriter(train: pd.DataFrame, relevant_gain: float, cfg: BaselineConfig) -> Rewriter:
+    """Vocabulary (training queries and product text) and expansions from the training split only."""
+    vocabulary: Counter[str] = Counter()
+    for text in train.drop_duplicates("query_id")["query"]:
+        vocabulary.update(tokens(str(text)))
+    products = train.drop_duplicates("product_id")
+    for title, description in zip(products["title"], products["description"], strict=True):
+        vocabulary.update(tokens(f"{title} {description}"))
+    return Rewriter(vocabulary, _expansions(train, relevant_gain, cfg))
+
+
+def rewritten_terms(
+    frame: pd.DataFrame, rewriter: Rewriter, weight: float | None
+) -> dict[str, dict[str, float]]:
+    queries = frame.drop_duplicates("query_id")[["query_id", "query"]]
+    return {str(qid): rewriter.terms(str(q), weight) for qid, q in queries.itertuples(index=False)}
+
+
+@dataclass(frozen=True)
+class LexicalBaselines:
+    """Scores of each baseline per split (aligned with the split's rows) and what was learned/chosen."""
+
+    scores: dict[str, dict[str, np.ndarray]]  # baseline -> split -> scores
+    expansion_weight: float
+    corrections: int  # query words of the scored splits that spelling correction changed
+    expanded_words: int  # training words with at least one expansion term
+
+
+def lexical_baselines(
+    splits: Mapping[str, pd.DataFrame],
+    relevant_gain: float,
+    cfg: BaselineConfig,
+    select_on: str = "valid",
+) -> LexicalBaselines:
+    """Every baseline on every split of `splits` (which must hold "train" and `select_on`)."""
+    rewriter = learn_rewriter(splits["train"], relevant_gain, cfg)
+    scored = {name: frame for name, frame in splits.items() if name != "train"}
+
+    def bm25(frame: pd.DataFrame, weight: float | None, spell: bool = True) -> np.ndarray:
+        terms = rewritten_terms(frame, rewriter, weight) if spell else query_terms(frame)
+        return bm25_scores(frame, cfg.k1, cfg.b, terms=terms)
+
+    select = scored[select_on]
+    by_weight = {
+        w: ranking_metrics(select, bm25(select, w), 10, relevant_gain)["ndcg@10"]
+        for w in cfg.expansion_weights
+    }
+    weight = max(cfg.expansion_weights, key=lambda w: (by_weight[w], -w))
+    corrections = sum(
+        rewriter.correct(w) != w
+        for frame in scored.values()
+        for q in frame.drop_duplicates("query_id")["query"]
+        for w in tokens(str(q))
+    )
+    scores = {
+        "bm25": {s: bm25(f, None, spell=False) for s, f in scored.items()},
+        "bm25_spell": {s: bm25(f, None) for s, f in scored.items()},
+        "bm25_spell_expand": {s: bm25(f, weight) for s, f in scored.items()},
+    }
+    return LexicalBaselines(scores, weight, corrections, len(rewriter.expansions))

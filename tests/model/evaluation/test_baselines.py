@@ -1,0 +1,75 @@
+"""Lexical baselines: spelling correction and query expansion learned from a hand-made training split."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from model.config import BaselineConfig
+from model.evaluation.baselines import BASELINES, learn_rewriter, lexical_baselines
+from model.evaluation.metrics import ranking_metrics
+
+
+def _frame(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "query_id": [q for q, _, _, _ in rows],
+            "query": [q for q, _, _, _ in rows],
+            "product_id": [t for _, t, _, _ in rows],
+            "title": [t for _, t, _, _ in rows],
+            "description": [d for _, _, d, _ in rows],
+            "gain": [g for _, _, _, g in rows],
+        }
+    )
+
+
+# Two training queries say "sneakers"; their relevant products are "running shoes", their other
+# candidates are not. "running" and "shoes" are in 2 of 2 relevant titles (share 1.0) and 2 of 4
+# candidate titles (0.5): lift 0.5. "acme", "zeta" and "white" are in 1 of 2 relevant titles (share
+# 0.5 >= expansion_min_share) and 1 of 4 candidates: lift 0.25 >= 0.2, so they qualify too, but rank
+# below running/shoes.
+TRAIN = _frame(
+    [
+        ("sneakers", "acme running shoes", "", 3.0),
+        ("sneakers", "shoe rack", "", 0.0),
+        ("white sneakers", "zeta running shoes white", "", 3.0),
+        ("white sneakers", "white sofa", "", 0.0),
+    ]
+)
+
+
+def test_expansions_are_the_words_of_relevant_products_that_other_candidates_lack():
+    rewriter = learn_rewriter(TRAIN, relevant_gain=2.0, cfg=BaselineConfig(expansion_terms=2))
+    # running/shoes (lift 0.5) make the top-2 cut; acme/zeta/white (lift 0.25) do not.
+    assert dict(rewriter.expansions["sneakers"]) == {"running": 0.5, "shoes": 0.5}
+    assert rewriter.terms("sneakers", 0.5) == {"sneakers": 1.0, "running": 0.5, "shoes": 0.5}
+    assert rewriter.terms("sneakers", None) == {"sneakers": 1.0}
+
+
+def test_spelling_correction_takes_the_most_frequent_word_one_edit_away():
+    rewriter = learn_rewriter(TRAIN, relevant_gain=2.0, cfg=BaselineConfig())
+    assert rewriter.correct("runing") == "running"  # one insert
+    assert rewriter.correct("snaekers") == "sneakers"  # one transpose
+    assert rewriter.correct("sofas") == "sofa"  # one delete
+    assert rewriter.correct("xylophone") == "xylophone"  # nothing one edit away: kept
+    assert rewriter.correct("rak") == "rak"  # shorter than 4 letters: never corrected
+
+
+def test_expansion_lets_bm25_find_what_the_query_does_not_say():
+    valid = _frame([("sneakers", "nova running shoes", "", 3.0), ("sneakers", "garden hose", "", 0.0)])
+    # Four products: with two, BM25's IDF of a word in one of them is log(1.5 / 1.5) = 0.
+    test = _frame(
+        [("snekers", "vega running shoes", "", 3.0)]
+        + [("snekers", f"{kind} lamp", "", 0.0) for kind in ("desk", "table", "floor")]
+    )
+    lex = lexical_baselines({"train": TRAIN, "valid": valid, "test": test}, 2.0, BaselineConfig())
+    assert set(lex.scores) == set(BASELINES)
+    plain, spelled, expanded = (lex.scores[name]["test"] for name in BASELINES)
+    # No product says "snekers" or "sneakers": plain and spell-corrected BM25 tie at 0; expansion ranks
+    # the running shoes first.
+    assert list(plain) == [0.0] * 4 and list(spelled) == [0.0] * 4
+    assert expanded[0] > 0 and list(expanded[1:]) == [0.0] * 3
+    assert ranking_metrics(test, expanded)["ndcg@10"] == pytest.approx(1.0)
+    # The weight is chosen on valid, where every weight ties (2 products: IDF 0): the smallest wins.
+    assert lex.expansion_weight == min(BaselineConfig().expansion_weights)
+    assert lex.corrections == 1  # "snekers" -> "sneakers" in test
