@@ -12,10 +12,31 @@ from model.evaluation.record import RunRecord
 from model.release.bundle import verify_bundle
 
 
+def _cli_pipeline(out: Path) -> None:
+    """`python -m model pipeline --preset tiny` in its own process, as a user runs it: TensorFlow state
+    left by other tests of this process (thread pools, name counters) cannot change what it trains."""
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "model",
+        "pipeline",
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny")
-    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    _cli_pipeline(out)
     return out
 
 
@@ -136,14 +157,9 @@ def test_baseline_comparison_and_failing_gate(tiny_run: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_the_same_command_twice_gives_the_same_bundle_id(tiny_run: Path, tmp_path: Path):
     """Measured figures (latency, intervals) live outside the hash, and training is seeded and
-    deterministic, so a second run of the same command ships a byte-identical bundle. The second run is
-    its own process, as a user's would be (TensorFlow keeps naming state within a process). Costs one
-    more tiny pipeline, ~1-2 min on 2 idle cores."""
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-m", "model", "pipeline", "--preset", "tiny", "--out", str(tmp_path)]
-    subprocess.run([*command, "--no-progress"], check=True, capture_output=True)
+    deterministic, so a second run of the same command ships a byte-identical bundle. Costs one more
+    tiny pipeline, ~1-2 min on 2 idle cores."""
+    _cli_pipeline(tmp_path)
     first = json.loads((tiny_run / "latest.json").read_text())
     second = json.loads((tmp_path / "latest.json").read_text())
     manifests = [(Path(r["bundle_path"]) / "MANIFEST").read_text() for r in (first, second)]
