@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from infra.canary.local.processes import Child, free_port
-from infra.canary.local.serving import REPO, SERVING_VENV, LocalModel, ServingVenvMissing
+from infra.canary.local.serving import REPO, SERVING_VENV, LocalModel, ServingVenvMissing, start_until_ready
 from infra.specs import naming as n
 from model.release.bundle import BundleInfo
 
@@ -61,20 +61,8 @@ class LocalCombiner:
         return f"127.0.0.1:{self.metrics_port}"
 
     def start(self, timeout_s: float = 60.0) -> LocalCombiner:
-        self.child.start(cwd=REPO)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.child.running:
-                raise RuntimeError(f"{self.child.name} exited:\n{self.child.log_tail()}")
-            try:
-                if requests.get(f"{self.url}/health/status", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.25)
-        tail = self.child.log_tail()
-        self.stop()
-        raise TimeoutError(f"{self.child.name} not ready after {timeout_s} s:\n{tail}")
+        start_until_ready(self.child, self.url, timeout_s)
+        return self
 
     def stop(self) -> None:
         self.child.stop()

@@ -84,20 +84,8 @@ class LocalModel:
 
     def start(self, timeout_s: float = 90.0) -> LocalModel:
         """Start and wait for `/health/status` 200 (bundle verified, golden parity checked)."""
-        self.child.start(cwd=REPO)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.child.running:
-                raise RuntimeError(f"{self.child.name} exited:\n{self.child.log_tail()}")
-            try:
-                if requests.get(f"{self.url}/health/status", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.25)
-        tail = self.child.log_tail()
-        self.stop()
-        raise TimeoutError(f"{self.child.name} not ready after {timeout_s} s:\n{tail}")
+        start_until_ready(self.child, self.url, timeout_s)
+        return self
 
     def stop(self) -> None:
         self.child.stop()
@@ -106,3 +94,21 @@ class LocalModel:
 def target(model: LocalModel, labels: Mapping[str, str]) -> tuple[str, Mapping[str, str]]:
     """A Prometheus target for the model's metrics port with the PodMonitor's labels."""
     return model.metrics_address, labels
+
+
+def start_until_ready(child: Child, url: str, timeout_s: float) -> None:
+    """Start a Seldon microservice and wait for `/health/status` 200; stop it and raise if it never gets there."""
+    child.start(cwd=REPO)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.running:
+            raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
+        try:
+            if requests.get(f"{url}/health/status", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.25)
+    tail = child.log_tail()
+    child.stop()
+    raise TimeoutError(f"{child.name} not ready after {timeout_s} s:\n{tail}")
