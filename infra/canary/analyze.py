@@ -68,7 +68,7 @@ def _analyze_model(
             return hold(model, "the live rollout differs from the settings: " + "; ".join(problems), False)
     target = Target(namespace, model.name, model.stable.bundle.version, model.canary.bundle.version)
     try:
-        evaluations = measure(prom, target, model.canary.analysis, end)
+        evaluations = measure(prom, target, model.canary.analysis, end, model.canary.interleave)
     except PrometheusError as e:
         return hold(model, f"no measurement, nothing judged: {e}", unreadable=True)
     return decide(model, evaluations, not_before)

@@ -6,6 +6,14 @@ answered), else the model's own counters. Quality comes from users: CTR and MRR 
 stable, non-inferiority z-tests (`infra/canary/online.py`). Drift compares each version's live scores with
 its *own* offline histogram (`rankship_offline_scores`), never canary with stable: two good models of
 different score scales are both undrifted. Stable's own drift is reported beside the canary's, not gated on.
+
+With an interleaving predictor (`canary.interleave`) one more quality check, `interleaving`: the sign test
+on the interleaved impressions' winners (`infra/canary/interleaving.py`). It fails the evaluation like CTR
+or MRR do when users prefer stable significantly. Short of `min_decided` decided impressions it is not
+measurable (ok None) but, unlike the other checks, that alone does not make the evaluation insufficient:
+the interleaving check is an addition to the A/B checks, which already decide whether there is evidence
+enough, and a quiet interleaving share must not hold a canary that those pass. A model without an
+interleaving predictor has no such check at all.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from infra.canary.interleaving import InterleavingResult
 from infra.canary.measure import Evaluation, VersionSample, seconds
 from infra.canary.online import Comparison, Feedback, compare_ctr, compare_mrr
 from infra.canary.psi import psi
@@ -46,6 +55,7 @@ class Check:
     detail: str = ""  # e.g. the test's bound and p-value
     limit_text: str = ""  # the threshold in words when it is not "<= limit"
     gating: bool = True  # False: reported only (stable's own drift)
+    required: bool = True  # False: not measurable (ok None) does not hold the evaluation (interleaving)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,22 @@ def _drift(a: CanaryAnalysis, ev: Evaluation) -> tuple[Check, ...]:
     )  # fmt: skip
 
 
+INTERLEAVING = "interleaving"
+
+
+def _interleaving(result: InterleavingResult | None) -> tuple[Check, ...]:
+    """Wins per team in interleaved lists, sign test: fails when stable is preferred significantly; not
+    measurable below min_decided, which does not hold the evaluation (`required=False`, module docstring)."""
+    if result is None:
+        return ()
+    t = result.tally
+    text = f"stable not preferred (sign test, α {result.alpha:g}, ≥ {result.min_decided} decided)"
+    return (
+        Check(INTERLEAVING, "interleaving", float(t.canary), float(t.stable), result.alpha, result.ok,
+              result.why, text, required=False),
+    )  # fmt: skip
+
+
 def _within(value: float | None, limit: float) -> bool | None:
     return None if value is None else value <= limit
 
@@ -160,9 +186,10 @@ def judge(a: CanaryAnalysis, ev: Evaluation) -> Judgement:
               _within(c_p99, a.max_p99_latency_ms)),
         *_online_checks(a, ev),
         *_drift(a, ev),
+        *_interleaving(ev.interleaving),
     )  # fmt: skip
     failed = [c for c in checks if c.gating and c.ok is False]
-    unknown = [c for c in checks if c.gating and c.ok is None]
+    unknown = [c for c in checks if c.gating and c.required and c.ok is None]
     if not enough:
         outcome = Outcome.INSUFFICIENT
         why = (
@@ -182,12 +209,18 @@ def judge(a: CanaryAnalysis, ev: Evaluation) -> Judgement:
     else:
         outcome, why = (
             Outcome.PASS,
-            "within every threshold: " + ", ".join(describe(c, c.canary) for c in checks),
+            "within every threshold: " + ", ".join(_passed(c) for c in checks),
         )
     return Judgement(ev.at, outcome, requests, checks, why)
 
 
+def _passed(c: Check) -> str:
+    return f"{c.name} ({c.detail})" if c.name == INTERLEAVING else describe(c, c.canary)
+
+
 def _failure(c: Check) -> str:
+    if c.name == INTERLEAVING:
+        return f"{c.name}: {c.detail}"
     if c.source == "feedback":
         return f"{c.name} {in_unit(c, c.canary)} worse than stable {in_unit(c, c.stable)} beyond the margin ({c.detail})"
     return f"{describe(c, c.canary)} > {in_unit(c, c.limit)}"
@@ -280,6 +313,8 @@ def in_unit(check: Check, value: float | None) -> str:
         return f"{value * 100:.3g} %"
     if check.name == "p99 latency":
         return f"{value:.4g} ms"
+    if check.name == INTERLEAVING:
+        return f"{value:.0f} wins"
     return f"{value:.4g}"
 
 

@@ -57,6 +57,7 @@ class InterleavingResult:
     ok: bool | None  # None: fewer than min_decided decided impressions
     why: str
     alpha: float = 0.05
+    min_decided: int = 0  # the decided impressions the check needed
 
 
 def judge_interleaving(tally: Tally, min_decided: int, alpha: float) -> InterleavingResult:
@@ -65,14 +66,14 @@ def judge_interleaving(tally: Tally, min_decided: int, alpha: float) -> Interlea
     share = f"canary won {tally.canary}, stable {tally.stable} of {tally.decided} decided ({tally.tie} ties)"
     if tally.decided < min_decided:
         return InterleavingResult(
-            tally, p, None, f"{share}: need >= {min_decided} decided impressions", alpha
+            tally, p, None, f"{share}: need >= {min_decided} decided impressions", alpha, min_decided
         )
     if p < alpha and tally.canary < tally.stable:
         return InterleavingResult(
-            tally, p, False, f"{share}: users prefer stable, p = {p:.3g} < {alpha}", alpha
+            tally, p, False, f"{share}: users prefer stable, p = {p:.3g} < {alpha}", alpha, min_decided
         )
     verdict = "users prefer the canary" if p < alpha and tally.canary > tally.stable else "no preference"
-    return InterleavingResult(tally, p, True, f"{share}: {verdict}, p = {p:.3g}", alpha)
+    return InterleavingResult(tally, p, True, f"{share}: {verdict}, p = {p:.3g}", alpha, min_decided)
 
 
 def tally_query(target: Target, window: str) -> str:

@@ -2,6 +2,9 @@
 
 One range query per measurement (step = `interval`) answers every evaluation at once; each point is the
 value over the `window` that ends at that time. The result is plain data that `decide` judges.
+
+A model with an interleaving predictor (`canary.interleave`) also gets its interleaving outcomes per
+evaluation time, over the interleaving's own (longer) window (`infra/canary/interleaving.py`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from infra.canary.interleaving import InterleavingResult, measure_interleaving
 from infra.canary.online import Feedback
 from infra.canary.prometheus import PrometheusError, Series
 from infra.canary.queries import Query, Target, queries
-from infra.settings.serving import CanaryAnalysis
+from infra.settings.serving import CanaryAnalysis, Interleave
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -53,6 +57,7 @@ class Evaluation:
     window: str
     canary: VersionSample
     stable: VersionSample
+    interleaving: InterleavingResult | None = None  # None: the model has no interleaving predictor
 
 
 class RangeQuerier(Protocol):
@@ -65,22 +70,33 @@ def evaluation_times(analysis: CanaryAnalysis, end: float) -> list[float]:
     return [end - i * step for i in range(analysis.failure_threshold)]
 
 
-def measure(prom: RangeQuerier, target: Target, analysis: CanaryAnalysis, end: float) -> list[Evaluation]:
-    """Evaluations newest first (raises PrometheusError when Prometheus fails or answers garbage)."""
+def measure(
+    prom: RangeQuerier,
+    target: Target,
+    analysis: CanaryAnalysis,
+    end: float,
+    interleave: Interleave | None = None,
+) -> list[Evaluation]:
+    """Evaluations newest first (raises PrometheusError when Prometheus fails or answers garbage).
+    `interleave`: the model's interleaving predictor, whose outcomes each evaluation then carries."""
     times = evaluation_times(analysis, end)
     step = seconds(analysis.interval)
     answers = {
         q.name: (q, prom.range_query(q.expr, times[-1], times[0], step))
         for q in queries(target, analysis.window, analysis.feedback_window)
     }
+    interleaved: list[InterleavingResult | None] = (
+        list(measure_interleaving(prom, target, interleave, times)) if interleave else [None] * len(times)
+    )
     return [
         Evaluation(
             at=t,
             window=analysis.window,
             canary=_sample(answers, t, target, target.canary_version),
             stable=_sample(answers, t, target, target.stable_version),
+            interleaving=result,
         )
-        for t in times
+        for t, result in zip(times, interleaved, strict=True)
     ]
 
 

@@ -2,6 +2,8 @@
 
 One section per analysed model: the verdict and its reason, a table of the newest evaluation (what was
 measured for canary and stable, the threshold, the result), and one line per evaluation of the history.
+The interleaving row (a model with an interleaving predictor) shows the impressions each team won; its
+result names the ties and the sign test's p-value.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from infra.canary.decide import Check, Decision, Verdict
+from infra.canary.decide import INTERLEAVING, Check, Decision, Verdict
 
 _HEADLINE = {
     Verdict.PROMOTE: "promote",
@@ -30,8 +32,8 @@ def _value(check: Check, value: float | None) -> str:
         return "—"
     if check.name == "error rate":
         return f"{value:.2%}"
-    if check.name == "requests":
-        return f"{value:.0f}"
+    if check.name in ("requests", INTERLEAVING):
+        return f"{value:.0f}"  # interleaving: impressions each team won
     if check.name == "p99 latency":
         return f"{value:.3g} ms"
     return f"{value:.3g}"
