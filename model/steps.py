@@ -30,6 +30,9 @@ from model.text.vocabulary import fit_tokenizer
 _COMPARISON_NOTES = {
     "teacher": "distillation teacher (distill.teacher), trained on the grades; comparison only, never shipped",
     "scratch": "the shipped architecture trained on the grades from a random start; comparison only",
+    "no_pretrain": "the shipped recipe from a random start instead of the pre-trained encoder; comparison only",
+    "no_distill": "the shipped architecture from the pre-trained encoder, trained on the grades without the "
+    "teacher; comparison only",
 }
 
 

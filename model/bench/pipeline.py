@@ -53,6 +53,22 @@ def _delta(record: RunRecord, candidate: str, reference: str, metric: str = "ndc
     return f"{d.estimate:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"
 
 
+# fp32 - <row> is what the ingredient the row lacks adds (model/ranker/recipe.py's 2x2).
+_RECIPE_EFFECTS = (
+    ("no_pretrain", "pre-training adds (fp32 - no_pretrain)"),
+    ("no_distill", "distillation adds (fp32 - no_distill)"),
+    ("scratch", "the whole recipe adds (fp32 - scratch)"),
+)
+
+
+def _effect(record: RunRecord, row: str, metric: str = "ndcg@10") -> str | None:
+    """fp32 - `row` on test with its interval (the record holds row - fp32: negate and swap the ends)."""
+    d = record.delta(row, "fp32", "test", metric)
+    if d is None:
+        return None
+    return f"{-d.estimate:+.4f} [{-d.high:+.4f}, {-d.low:+.4f}] ({d.queries} queries)"
+
+
 def summarize(name: str, record: RunRecord, wall: float, peak_gib: float) -> list[str]:
     """Figures of one run: test split quality (selection happened on valid), intervals, gains, leakage."""
     fp32 = record.variant("fp32").metrics
@@ -81,6 +97,10 @@ def summarize(name: str, record: RunRecord, wall: float, peak_gib: float) -> lis
             lines.append(
                 f"  {extra.name} - BM25 {_delta(record, extra.name, 'bm25')}; - {strongest} {_delta(record, extra.name, strongest)}"
             )
+    for row, words in _RECIPE_EFFECTS:
+        effect = _effect(record, row)
+        if effect is not None:
+            lines.append(f"  {words}: {effect}")
     if record.shipped is None:
         lines.append("shipped: NONE (gate failed on valid)")
         return lines
@@ -117,13 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="keep the runs here (default: a temp dir)")
     p.add_argument("--only", choices=("synthetic", "crowdflower"), default=None)
     p.add_argument("--no-repro", action="store_true", help="skip the twice-run bundle-id check (tiny preset)")
+    p.add_argument(
+        "--no-recipe",
+        action="store_true",
+        help="skip the pre-training + distillation runs (model/configs/*recipe.yaml, ~3x a default run each)",
+    )
     args = p.parse_args(argv)
+    configs = ROOT / "model" / "configs"
     runs = [Run("synthetic", ("--preset", "default"))]
+    if not args.no_recipe:
+        runs.append(Run("synthetic+recipe", ("--config", str(configs / "recipe.yaml"))))
     if CROWDFLOWER.exists():
-        runs.append(Run("crowdflower", ("--config", str(ROOT / "model" / "configs" / "crowdflower.yaml"))))
+        runs.append(Run("crowdflower", ("--config", str(configs / "crowdflower.yaml"))))
+        if not args.no_recipe:
+            runs.append(Run("crowdflower+recipe", ("--config", str(configs / "crowdflower-recipe.yaml"))))
     else:
         print(f"crowdflower: skipped, {CROWDFLOWER} is absent (it lives in ../shared, not in a clone)")
-    runs = [r for r in runs if args.only in (None, r.name)]
+    runs = [r for r in runs if args.only in (None, r.name.split("+")[0])]
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
         report: list[str] = []

@@ -3,8 +3,18 @@ distillation, and the plain from-scratch student for comparison.
 
     distill off: ranker <- grades (from the pre-trained encoder when there is one)
     distill on:  teacher <- grades; ranker <- teacher's scores on labelled + BM25-retrieved pairs
-                 (from the pre-trained encoder when there is one); with report_from_scratch also
-                 scratch <- grades from a random start (the row that shows what the recipe adds)
+                 (from the pre-trained encoder when there is one)
+
+With both on, the comparison rows fill the 2x2 of start (random, pre-trained) x targets (grades,
+teacher), each trained only when asked for, so each ingredient's effect is a paired difference on the
+same evaluation queries (the report's delta vs fp32, with its interval):
+
+                  grades                          teacher's scores
+    random        scratch (report_from_scratch)   no_pretrain (pretrain.report_without)
+    pre-trained   no_distill (report_from_scratch) ranker (what ships)
+
+With distillation off, `no_pretrain` is the ranker from a random start; with pre-training off,
+`scratch` is the student without its teacher.
 """
 
 from __future__ import annotations
@@ -43,11 +53,18 @@ def train_recipe(
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> Trained:
     """Train what `cfg` asks for; `catalog` is every known product (BM25 retrieves from it)."""
+    without_pretrain = initial is not None and cfg.pretrain.report_without
+    seconds: dict[str, float] = {}
     if not cfg.distill.enabled:
-        return Trained(train_ranker(cfg, tokenizer, train, valid, progress, on_epoch, initial=initial))
+        ranker = train_ranker(cfg, tokenizer, train, valid, progress, on_epoch, initial=initial)
+        seconds["ranker"] = ranker.seconds
+        if not without_pretrain:
+            return Trained(ranker, {}, seconds)
+        plain = train_ranker(cfg, tokenizer, train, valid, progress)
+        seconds["no_pretrain"] = plain.seconds
+        return Trained(ranker, {"no_pretrain": plain}, seconds)
     from model.ranker.distill import teacher_targets, with_retrieved
 
-    seconds: dict[str, float] = {}
     teacher = train_ranker(cfg, tokenizer, train, valid, progress, ranker=cfg.distill.teacher)
     seconds["teacher"] = teacher.seconds
     start = time.perf_counter()
@@ -57,7 +74,14 @@ def train_recipe(
     student = train_ranker(cfg, tokenizer, train, valid, progress, on_epoch, initial=initial, targets=targets)
     seconds["student"] = student.seconds
     others = {"teacher": teacher}
+    rows: dict[str, Callable[[], TrainResult]] = {}
+    if without_pretrain:
+        rows["no_pretrain"] = lambda: train_ranker(cfg, tokenizer, train, valid, progress, targets=targets)
     if cfg.distill.report_from_scratch:
-        others["scratch"] = train_ranker(cfg, tokenizer, train, valid, progress)
-        seconds["scratch"] = others["scratch"].seconds
+        rows["scratch"] = lambda: train_ranker(cfg, tokenizer, train, valid, progress)
+        if initial is not None:
+            rows["no_distill"] = lambda: train_ranker(cfg, tokenizer, train, valid, progress, initial=initial)
+    for name, fit in rows.items():
+        others[name] = fit()
+        seconds[name] = others[name].seconds
     return Trained(student, others, seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -105,3 +106,82 @@ def test_recipe_trains_teacher_then_student_and_the_scratch_row() -> None:
     assert {"teacher", "retrieve_and_score", "student", "scratch"} <= set(trained.seconds)
     # The toy set is learnable: the distilled student ranks validation well above chance.
     assert trained.ranker.best_valid_ndcg > 0.8
+
+
+class _Call:
+    """What the recipe asked `train_ranker` for: its start, its targets, its architecture."""
+
+    def __init__(self, pretrained: bool, distilled: bool, width: int) -> None:
+        self.pretrained, self.distilled, self.width, self.seconds = pretrained, distilled, width, 1.0
+        self.model = None  # the teacher's, read by the (faked) teacher_targets
+
+
+@pytest.mark.parametrize(
+    ("distill", "pretrained", "from_scratch", "without", "expected"),
+    [
+        # Distillation off: the ranker, and from a pre-trained start also the same training from random.
+        (False, False, True, True, {}),
+        (False, True, True, True, {"no_pretrain": (False, False)}),
+        (False, True, True, False, {}),
+        # Distillation on without pre-training: the scratch row is the student without its teacher.
+        (True, False, True, True, {"teacher": (False, False), "scratch": (False, False)}),
+        # Both on: the whole 2x2 of start x targets.
+        (
+            True,
+            True,
+            True,
+            True,
+            {
+                "teacher": (False, False),
+                "no_pretrain": (False, True),
+                "scratch": (False, False),
+                "no_distill": (True, False),
+            },
+        ),
+        (True, True, False, True, {"teacher": (False, False), "no_pretrain": (False, True)}),
+        (True, True, False, False, {"teacher": (False, False)}),
+    ],
+)
+def test_recipe_comparison_rows_fill_the_start_by_targets_grid(
+    monkeypatch: pytest.MonkeyPatch,
+    distill: bool,
+    pretrained: bool,
+    from_scratch: bool,
+    without: bool,
+    expected: dict[str, tuple[bool, bool]],
+) -> None:
+    import model.ranker.distill as distill_module
+    import model.ranker.recipe as recipe
+
+    def fake_train(cfg: Any, *_: Any, initial: Any = None, targets: Any = None, ranker: Any = None) -> _Call:
+        width = (ranker or cfg.ranker).width
+        return _Call(initial is not None, targets is not None, width)
+
+    monkeypatch.setattr(recipe, "train_ranker", fake_train)
+    monkeypatch.setattr(distill_module, "with_retrieved", lambda train, *a: train)
+    monkeypatch.setattr(distill_module, "teacher_targets", lambda *a: object())
+    cfg = toy_config(epochs=1)
+    cfg = cfg.model_copy(
+        update={
+            "pretrain": cfg.pretrain.model_copy(update={"report_without": without}),
+            "distill": cfg.distill.model_copy(
+                update={
+                    "enabled": distill,
+                    "report_from_scratch": from_scratch,
+                    "teacher": cfg.ranker.model_copy(update={"width": 48}),
+                }
+            ),
+        }
+    )
+    initial = {"token_embedding": []} if pretrained else None
+    frame = toy_frame(4, 3, seed=0)
+    trained = recipe.train_recipe(
+        cfg, Tokenizer.from_config(cfg.tokenizer), frame, frame, frame, initial, False
+    )
+    # The shipped ranker: pre-trained when there is a start, distilled when distillation is on.
+    assert (trained.ranker.pretrained, trained.ranker.distilled) == (pretrained, distill)  # type: ignore[attr-defined]
+    got = {name: (r.pretrained, r.distilled) for name, r in trained.others.items()}  # type: ignore[attr-defined]
+    assert got == expected
+    if distill:
+        assert trained.others["teacher"].width == 48  # type: ignore[attr-defined]
+    assert {n for n in expected if n != "teacher"} <= set(trained.seconds)
