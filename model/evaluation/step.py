@@ -213,6 +213,7 @@ def evaluate_all(inputs: Inputs, run_tokenizer: Path, progress: bool = True) -> 
             "rounds": ev.latency_rounds,
             "runs_per_round": ev.latency_runs,
             "reference": FP32_TFLITE,
+            "gate_clock": cfg.gate.latency_clock,
         },
         "bootstrap": {"samples": ev.bootstrap_samples, "confidence": ev.confidence, "unit": "query"},
     }

@@ -38,8 +38,8 @@ def _variant_table(record: RunRecord) -> list[str]:
     lines = [
         # "#" is the variant's number in the plots and the chart.
         f"| # | variant | format | {sel} NDCG@10 (gated) | test NDCG@10 | test MRR | test Recall@10 | size on disk "
-        "| gzipped | p50 latency | p99 latency | gate |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| gzipped | p50 latency | p99 latency | p99 CPU time | gate |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for i, v in enumerate(record.variants, 1):
         m, t = v.metrics, v.test_metrics
@@ -47,7 +47,8 @@ def _variant_table(record: RunRecord) -> list[str]:
             f"| {i} | {v.name} | {v.kind} | {_fmt(m.get('ndcg@10'))} | {_fmt(t.get('ndcg@10'))} | "
             f"{_fmt(t.get('mrr'))} | {_fmt(t.get('recall@10'))} | {_fmt(m.get('size_bytes'), 'bytes')} | "
             f"{_fmt(m.get('size_gzip_bytes'), 'bytes')} | {_fmt(m.get('latency_p50_ms'), 'ms')} | "
-            f"{_fmt(m.get('latency_p99_ms'), 'ms')} | {_verdict_cell(record, v.name)} |"
+            f"{_fmt(m.get('latency_p99_ms'), 'ms')} | {_fmt(m.get('latency_cpu_p99_ms'), 'ms')} | "
+            f"{_verdict_cell(record, v.name)} |"
         )
     return lines
 

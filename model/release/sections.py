@@ -174,6 +174,11 @@ def latency_and_gains(record: RunRecord) -> list[str]:
             f"1 query x {setup['candidates']} candidates, median of {setup['rounds']} interleaved rounds of "
             f"{setup['runs_per_round']} calls."
         )
+        if setup.get("gate_clock") == "cpu":
+            lines.append(
+                "The gate's latency budgets read the CPU time of each call (`gate.latency_clock: cpu`), "
+                "which other jobs on a shared machine hardly stretch; p50/p99 latency are wall time."
+            )
     try:
         c, sm, fl = (
             record.variant(name).metrics,

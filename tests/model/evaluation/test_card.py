@@ -99,6 +99,18 @@ def test_latency_summary_is_the_median_over_rounds_and_the_ratio_to_the_referenc
     assert out["int8"]["latency_p99_ms"] == 2.4 and out["int8"]["latency_p99_max_ms"] == 8
     assert out["int8"]["latency_p99_vs_reference"] == pytest.approx(0.8)
     assert out["ref"]["latency_p99_vs_reference"] == 1.0
+    assert "latency_cpu_p99_ms" not in out["int8"]  # rounds without CPU figures give none
+
+
+def test_latency_summary_on_the_cpu_clock() -> None:
+    # CPU p99 per round: ref 5, 5, 6; int8 4, 7, 3 -> medians 5 and 4; ratios 0.8, 1.4, 0.5 -> 0.8.
+    def r(wall: float, cpu: float) -> dict[str, float]:
+        return {"p50_ms": 1, "p99_ms": wall, "mean_ms": 1, "cpu_p50_ms": cpu / 2, "cpu_p99_ms": cpu}
+
+    out = summarize({"ref": [r(9, 5), r(30, 5), r(9, 6)], "int8": [r(8, 4), r(40, 7), r(8, 3)]}, "ref")
+    assert out["int8"]["latency_cpu_p99_ms"] == 4 and out["int8"]["latency_cpu_p50_ms"] == 2
+    assert out["int8"]["latency_cpu_p99_vs_reference"] == pytest.approx(0.8)
+    assert out["int8"]["latency_p99_ms"] == 8  # the wall clock is summarized as before
 
 
 def test_extra_models_register_and_replace_by_name(tmp_path) -> None:

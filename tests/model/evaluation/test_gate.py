@@ -14,6 +14,7 @@ CFG = GateConfig(
     latency_p99_ms=10.0,
     latency_vs_fp32_tflite=None,
     size_gzip_bytes=None,
+    latency_clock="wall",  # these tests name the wall-clock metrics; the CPU clock has its own below
 )
 
 
@@ -139,3 +140,33 @@ def test_latency_relative_to_the_float_litert_export():
     ok = judge("v", {"ndcg@10": 0.9, "latency_p99_vs_reference": 1.1}, cfg, None, None)
     slow = judge("v", {"ndcg@10": 0.9, "latency_p99_vs_reference": 1.12}, cfg, None, None)
     assert ok.passed and [c.metric for c in slow.failures] == ["latency_p99_vs_reference"]
+
+
+def test_the_cpu_clock_judges_cpu_time_and_ignores_a_loaded_wall_clock():
+    # A loaded runner: 35 ms elapsed, 9.6 ms of CPU. The default clock judges CPU time, so the variant
+    # passes a 20 ms budget; on the wall clock the same figures fail it.
+    metrics = {
+        "ndcg@10": 0.9,
+        "latency_p99_ms": 35.0,
+        "latency_cpu_p99_ms": 9.6,
+        "latency_p99_vs_reference": 1.3,
+        "latency_cpu_p99_vs_reference": 1.05,
+    }
+    cpu = GateConfig(latency_p99_ms=20.0, latency_vs_fp32_tflite=0.1, vs_lexical={})
+    assert cpu.latency_clock == "cpu"
+    assert judge("v", metrics, cpu, None, None).passed
+    wall = cpu.model_copy(update={"latency_clock": "wall"})
+    assert [c.metric for c in judge("v", metrics, wall, None, None).failures] == [
+        "latency_p99_ms",
+        "latency_p99_vs_reference",
+    ]
+    # 10 % slower than the float export on CPU time (1.12 > 1.1) fails on the CPU clock.
+    slow = judge("v", {**metrics, "latency_cpu_p99_vs_reference": 1.12}, cpu, None, None)
+    assert [c.detail for c in slow.failures] == ["latency_cpu_p99_vs_reference = 1.12 not <= 1.1"]
+    # No CPU figure (a record measured before the clock existed) fails: a gate that cannot measure
+    # must not pass.
+    old = {k: v for k, v in metrics.items() if "cpu" not in k}
+    assert [c.detail for c in judge("v", old, cpu, None, None).failures] == [
+        "latency_cpu_p99_ms was not measured",
+        "latency_cpu_p99_vs_reference was not measured",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -85,11 +86,28 @@ class CountingScorer:
         return np.zeros(len(tokens), dtype=np.float32)
 
 
+class SleepingScorer:
+    """Waits 20 ms without computing: what a call looks like to a process whose core is taken."""
+
+    name = "sleeping"
+
+    def score(self, tokens: np.ndarray) -> np.ndarray:
+        time.sleep(0.02)
+        return np.zeros(len(tokens), dtype=np.float32)
+
+
+def test_cpu_clock_counts_work_not_waiting() -> None:
+    stats = measure_latency(SleepingScorer(), np.zeros((3, 12, 8), dtype=np.int32), runs=3, warmup=0)
+    assert stats["p50_ms"] >= 20.0
+    assert stats["cpu_p99_ms"] < 10.0  # sleeping costs (almost) no CPU time
+
+
 def test_measure_latency_runs_warmup_then_timed_calls() -> None:
     scorer = CountingScorer()
     stats = measure_latency(scorer, np.zeros((3, 12, 8), dtype=np.int32), runs=20, warmup=5)
     assert scorer.calls == 25
-    assert set(stats) == {"p50_ms", "p99_ms", "mean_ms"}
+    assert set(stats) == {"p50_ms", "p99_ms", "mean_ms", "cpu_p50_ms", "cpu_p99_ms"}
     assert 0 <= stats["p50_ms"] <= stats["p99_ms"]
+    assert 0 <= stats["cpu_p50_ms"] <= stats["cpu_p99_ms"]
     with pytest.raises(ValueError, match="runs must be at least 1"):
         measure_latency(scorer, np.zeros((1, 12, 8), dtype=np.int32), runs=0, warmup=0)

@@ -9,7 +9,7 @@ import pytest
 from model.config import GateConfig
 from model.evaluation.gate import judge
 from model.evaluation.record import LEXICAL, ModelResult, RunRecord, VariantResult
-from model.release.plots import PLOTS, budget, mermaid_chart, ndcg_floors, size_text
+from model.release.plots import PLOTS, budget, latency_key, mermaid_chart, ndcg_floors, size_text
 from model.release.report import render_markdown, write_report
 
 QAT = (
@@ -21,7 +21,9 @@ QAT = (
 
 def variant(name: str, kind: str, ndcg: float, gz: float, p99: float) -> VariantResult:
     metrics = {"ndcg@10": ndcg, "mrr": ndcg, "recall@10": ndcg, "size_bytes": gz * 2, "size_gzip_bytes": gz}
-    return VariantResult(name, kind, f"/x/{name}", metrics={**metrics, "latency_p99_ms": p99})
+    return VariantResult(
+        name, kind, f"/x/{name}", metrics={**metrics, "latency_p99_ms": p99, "latency_cpu_p99_ms": p99}
+    )
 
 
 def record(preset: str = "default") -> RunRecord:
@@ -60,7 +62,9 @@ def test_gate_floors_are_resolved_into_ndcg_units() -> None:
     assert [round(f.value, 6) for f in floors] == [0.5, 0.65, 0.792]
     assert floors[1].label == "gate: NDCG@10 ≥ lexical +0.000 (0.650)"
     assert floors[2].label == "gate: NDCG@10 ≥ fp32 -1% (0.792)"
-    assert budget(record(), "latency_p99_ms") == 20.0
+    # The default gate judges the CPU clock: the budget sits on the CPU p99, none on the wall clock's.
+    assert budget(record(), "latency_cpu_p99_ms") == 20.0 and budget(record(), "latency_p99_ms") is None
+    assert latency_key(record()) == "latency_cpu_p99_ms"
     assert budget(record(), "size_gzip_bytes") is None
 
 
