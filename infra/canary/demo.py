@@ -11,9 +11,10 @@ decision is applied to `Pulumi.demo.yaml` and `manifests/demo/` under the work d
 Exit 0 when every scenario ended as expected (better: complete; worse, skewed, slow, erroring, crashing:
 rollback; quiet: stalled), 1 otherwise, 2 when a prerequisite is missing.
 
-`interleaving` (not part of `all`: ~25 min) runs `infra/canary/local/interleave_demo.py`: trained bundles
-(cached under artifacts/demo-bundles, ~12 min each to train the first time), simulated users clicking
-interleaved lists; better must win, worse lose, identical tie.
+`interleaving` (not part of `all`: ~25 min) runs `infra/canary/local/interleave_demo.py`: two trained bundles
+(cached under artifacts/demo-bundles, several minutes each to train the first time), simulated users clicking
+interleaved lists, then the canary analysis' decision: better must win (promote), worse lose (the
+interleaving check fails: rollback), identical tie (promote). PR bodies under --workdir/<pairing>/decision.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interleaving(workdir: Path | None) -> int:
-    cache = interleave_demo.REPO_CACHE
+    cache, start = interleave_demo.REPO_CACHE, time.monotonic()
     with tempfile.TemporaryDirectory(prefix="interleave-demo-") as tmp:
         print(f"\n== interleaving: trained bundles from {cache}; simulated users", flush=True)
         try:
@@ -149,6 +151,8 @@ def _interleaving(workdir: Path | None) -> int:
             return 2
     for o in outcomes:
         print(f"{interleave_demo.line(o)}  as expected: {o.as_expected}", flush=True)
+        print(f"  {summary_line(o.decision)}", flush=True)
+    print(f"interleaving demo: {time.monotonic() - start:.0f} s in all", flush=True)
     return 0 if all(o.as_expected for o in outcomes) else 1
 
 

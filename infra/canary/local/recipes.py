@@ -1,7 +1,8 @@
 """Genuinely different *trained* bundles for the canary scenarios, cached per recipe (data, settings, code).
 
 Sized for CI (about a minute each, so the e2e tests can train them in the run): the interleaving demo's
-`trained.py` runs the whole pipeline instead (~4 min a bundle, with pruning, clustering and the gate).
+`trained.py` runs the whole pipeline instead (~10 min a bundle on a loaded 2-core machine, with pruning,
+clustering and the gate).
 
 Every recipe trains on the same synthetic catalog (the pipeline's `data` and `train` steps, tiny preset
 with a larger catalog so that a split holds tens of queries), then converts the fp32 ranker to LiteRT

@@ -31,7 +31,7 @@ from infra.canary.measure import seconds
 from infra.canary.prometheus import Prometheus
 from infra.canary.report import markdown
 from infra.gitops.atomic import write_text_atomic
-from infra.settings.serving import CanaryAnalysis
+from infra.settings.serving import CanaryAnalysis, Interleave
 from infra.settings.stack import SETTINGS_KEY, load_stack_settings
 from model.release.bundle import BundleInfo, write_bundle
 
@@ -118,9 +118,18 @@ class Result:
         return [s.decision.verdict.value for s in self.steps]
 
 
-def stack_yaml(stable: BundleInfo, canary: BundleInfo) -> str:
+def stack_yaml(
+    stable: BundleInfo,
+    canary: BundleInfo,
+    analysis: CanaryAnalysis = ANALYSIS,
+    interleave: Interleave | None = None,
+) -> str:
+    """The demo stack: stable and canary (and an interleaving predictor) of one model, judged by `analysis`."""
+
     def bundle(b: BundleInfo) -> dict[str, str]:
         return {"id": b.bundle_id, "uri": f"s3://rankship-demo/bundles/{b.bundle_id}/"}
+
+    shares = interleave.weight if interleave else 0  # taken from stable's share
 
     settings = {
         "cluster": {"provider": "existing", "name": "rankship-demo", "kubernetes_version": "1.31"},
@@ -135,10 +144,11 @@ def stack_yaml(stable: BundleInfo, canary: BundleInfo) -> str:
         "models": [
             {
                 "name": MODEL, "image": IMAGE,
-                "stable": {"bundle": bundle(stable), "weight": 100 - ANALYSIS.steps[0]},
+                "stable": {"bundle": bundle(stable), "weight": 100 - analysis.steps[0] - shares},
                 "canary": {
-                    "bundle": bundle(canary), "weight": ANALYSIS.steps[0],
-                    "analysis": ANALYSIS.model_dump(mode="json"),
+                    "bundle": bundle(canary), "weight": analysis.steps[0],
+                    "analysis": analysis.model_dump(mode="json"),
+                    **({"interleave": interleave.model_dump(mode="json")} if interleave else {}),
                 },
                 "slo": {"p99_latency_ms": 150.0, "availability": 0.99},
             }

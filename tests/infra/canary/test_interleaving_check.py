@@ -165,3 +165,30 @@ def test_unreadable_interleaving_holds_as_unreadable(stack_root: Path) -> None:
     # A winner label the analysis does not know is garbage, not a tie: unreadable as well.
     [bad] = analyze_stack(interleaved_stack(stack_root), Interleaved({"shadow": 3.0}), END, None)
     assert bad.unreadable and "unknown winner label 'shadow'" in bad.reason
+
+
+def test_the_demo_stack_decides_on_one_evaluation_without_ab_feedback(tmp_path: Path) -> None:
+    """`make canary-demo SCENARIO=interleaving`'s own settings, with the measurements it would read."""
+    from infra.canary.local import interleave_demo as demo
+    from model.release.bundle import BundleInfo
+
+    stable, canary = (BundleInfo(tmp_path, c * 64, ()) for c in "ab")
+    model = demo.scenario_model(tmp_path, stable, canary, window_s=345)
+    c = model.canary
+    assert c is not None and c.interleave is not None
+    assert (model.stable.weight, c.weight, c.interleave.weight) == (80, 10, 10)
+    assert (c.analysis.window, c.interleave.window, c.analysis.failure_threshold) == ("345s", "345s", 1)
+    # The rankers' own figures, no A/B feedback (every demo user sees the interleaved list).
+    ranker = sample(requests=5000, scores=EVEN_SMALL, feedback=None)
+    [ev] = history(ranker)
+    ev = dataclasses.replace(ev, stable=ranker)
+    verdicts = {
+        winners: decide(model, with_interleaving([ev], Tally(*winners), demo.MIN_DECIDED)).verdict
+        for winners in ((80, 20, 5), (20, 80, 5), (60, 60, 40), (3, 1, 0))
+    }
+    assert verdicts == {
+        (80, 20, 5): Verdict.PROMOTE,
+        (20, 80, 5): Verdict.ROLLBACK,  # failure_threshold 1: one failed evaluation rolls back
+        (60, 60, 40): Verdict.PROMOTE,  # no preference
+        (3, 1, 0): Verdict.PROMOTE,  # 4 decided < 100: n/a, and nothing else holds it
+    }
