@@ -11,7 +11,7 @@ decision is applied to `Pulumi.demo.yaml` and `manifests/demo/` under the work d
 Exit 0 when every scenario ended as expected (better: complete; worse, skewed, slow, erroring, crashing:
 rollback; quiet: stalled), 1 otherwise, 2 when a prerequisite is missing.
 
-`interleaving` (not part of `all`: ~25 min) runs `infra/canary/local/interleave_demo.py`: two trained bundles
+`interleaving` (not part of `all`: ~11 min with the bundles cached) runs `infra/canary/local/interleave_demo.py`: two trained bundles
 (cached under artifacts/demo-bundles, several minutes each to train the first time), simulated users clicking
 interleaved lists, then the canary analysis' decision: better must win (promote), worse lose (the
 interleaving check fails: rollback), identical tie (promote). PR bodies under --workdir/<pairing>/decision.md.
