@@ -170,8 +170,12 @@ def pretrain(
     progress: bool = False,
 ) -> PretrainResult:
     """Pre-train on `tokens` [S,L,K] (from `sequences`); resumes from `checkpoints` when it has one."""
-    from model.ranker.train import LinearWarmup  # the same warm-up schedule as fine-tuning
+    from model.ranker.train import LinearWarmup, seed_everything  # as fine-tuning does
 
+    # Before the layers exist: their initial weights (and the [MASK] vector) come from TensorFlow's
+    # global seed. Unseeded, two runs of the same command pre-trained different encoders, and every
+    # bundle id downstream differed.
+    seed_everything(seed)
     start = time.perf_counter()
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():

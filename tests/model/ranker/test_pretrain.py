@@ -84,6 +84,25 @@ def test_pretraining_learns_caches_and_resumes(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
+def test_pretraining_twice_with_one_seed_gives_the_same_encoder() -> None:
+    # Whatever ran before (here: a model built and random numbers drawn), the seed alone fixes the
+    # initial weights and the masks, so a second run of the same command pre-trains the same encoder.
+    cfg, tokenizer, tokens = _setup()
+    strategy = tf.distribute.get_strategy()
+    one = FAST.model_copy(update={"epochs": 1})
+    first = pretrain(tokens, cfg.ranker, tokenizer, one, 3, strategy)  # type: ignore[attr-defined]
+    build_ranker(cfg.ranker, tokenizer)  # type: ignore[attr-defined]
+    tf.random.uniform((5,))
+    second = pretrain(tokens, cfg.ranker, tokenizer, one, 3, strategy)  # type: ignore[attr-defined]
+    assert first.losses == second.losses
+    for name, arrays in first.weights.items():
+        for a, b in zip(arrays, second.weights[name], strict=True):
+            np.testing.assert_array_equal(a, b)
+    other = pretrain(tokens, cfg.ranker, tokenizer, one, 4, strategy)  # type: ignore[attr-defined]
+    assert other.losses != first.losses  # the seed is what decides
+
+
 def test_weights_of_another_shape_are_refused() -> None:
     cfg, tokenizer, _ = _setup()
     ranker = build_ranker(cfg.ranker, tokenizer)  # type: ignore[attr-defined]
