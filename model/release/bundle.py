@@ -39,6 +39,9 @@ GOLDEN_FILE = "golden.json"
 SCORES_FILE = "score_histogram.json"
 LINEAGE_FILE = "lineage.json"
 VERSION_CHARS = 12
+# A bundle's measured figures (metrics.json, MODEL_CARD.md) live in `<bundle>.run/` beside it, outside
+# its hash, so measuring again does not change what is served.
+RUN_SUFFIX = ".run"
 _CHUNK = 1 << 20
 
 
@@ -150,6 +153,11 @@ def verify_bundle(directory: Path) -> BundleInfo:
         raise BundleError(f"{directory / unlisted[0]}: present but not listed in MANIFEST")
     bundle_id = sha256_file(manifest_path)
     return BundleInfo(path=directory, bundle_id=bundle_id, files=tuple(sorted(entries)))
+
+
+def run_dir(directory: Path) -> Path:
+    """Where the figures measured for the bundle at `directory` live: beside it, outside its hash."""
+    return directory.with_name(directory.name + RUN_SUFFIX)
 
 
 def latest_bundle(root: Path) -> Path:

@@ -19,12 +19,12 @@ from model.config import GateConfig, PipelineConfig
 from model.evaluation.gate import Check, Intervals, Verdict, choose_shipped, judge
 from model.evaluation.record import RunRecord
 from model.release.bundle import LINEAGE_FILE, SCORES_FILE, BundleInfo, write_bundle
+from model.release.bundle import run_dir as run_dir_of
 from model.release.report import write_report
 
 # Served scores must match the offline ones this closely (same LiteRT flatbuffer, same tokenizer: any
 # larger gap means the serving path changed the input, e.g. a tokenizer or runtime mismatch).
 GOLDEN_TOLERANCE = 1e-3
-RUN_SUFFIX = ".run"
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def score_histogram_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) ->
 
 def run_dir(bundle: BundleInfo) -> Path:
     """Where a bundle's measured figures live: beside it, outside its hash."""
-    return bundle.path.with_name(bundle.path.name + RUN_SUFFIX)
+    return run_dir_of(bundle.path)
 
 
 def _write_run(directory: Path, record: RunRecord, cfg: PipelineConfig) -> None:

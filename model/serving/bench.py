@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from model.release.bundle import run_dir
 from model.serving import bench_load as bl
 from model.serving import bench_stages as bs
 from model.serving import jsonio
@@ -61,8 +62,14 @@ def loaded(bundle: Path, litert_threads: int) -> RankshipRanker:
 
 
 def describe_bundle(bundle: Path) -> str:
-    """Bundle id and variant; a loud warning for the untrained fixture."""
-    metrics = json.loads((bundle / "metrics.json").read_text(encoding="utf-8"))
+    """Bundle id and variant; a loud warning for the untrained fixture. A shipped bundle's figures live
+    beside it (`<bundle>.run/metrics.json`); the fixture carries its own."""
+    figures = run_dir(bundle) / "metrics.json"
+    if not figures.exists():
+        figures = bundle / "metrics.json"
+    if not figures.exists():
+        return f"bundle {bundle.name[:12]} ({bundle}): no metrics.json beside it, variant unknown"
+    metrics = json.loads(figures.read_text(encoding="utf-8"))
     variant = metrics.get("shipped") or "none"
     if variant == "none" or "fixture" in str(metrics.get("note", "")):
         return f"bundle {bundle.name[:12]}: !!! UNTRAINED FIXTURE, not a shipped model: run `make demo` first !!!"

@@ -76,17 +76,19 @@ def cache_sweep(
 ) -> list[dict[str, float]]:
     """Tokenize the whole mix once per cache size (a fresh cache each): hit rate and tokenize time."""
     from model.serving.scorer import ProductCache
+    from model.text.fastpath import FastEncoder
 
     scorer = ranker.scorer
     assert scorer is not None, "load the ranker first"
     requests = [ranker.parser.parse({"jsonData": p}) for p in payloads]
     rows = []
     for entries in sizes:
-        cache = ProductCache(scorer.tokenizer, entries)
+        encoder = FastEncoder(scorer.tokenizer, text_limit=entries)  # what Scorer.tokens runs
+        cache = ProductCache(encoder, entries)
         latencies = []
         for r in requests:
             start = time.perf_counter()
-            scorer.tokenizer.encode_prepared(r.query, cache.products(r.texts))
+            encoder.encode(r.query, r.texts)
             latencies.append(time.perf_counter() - start)
         counts = cache.counts()
         looked_up = counts.hits + counts.misses

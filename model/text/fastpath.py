@@ -12,13 +12,16 @@ and a request is numpy gathers over [N, P] word indices plus one small Python st
 - which query positions a product word matches is a bitmask (int64), OR-reduced per candidate for the
   query side's markers.
 
-Caches are bounded: past the limits they are dropped and rebuilt. A lock makes one encoder safe to
-share between threads. Stdlib + numpy only (imported by the serving runtime).
+Caches are bounded: the product texts least recently used first (`text_limit` entries, 0 = none, as
+serving's RANKSHIP_PRODUCT_CACHE); past WORD_LIMIT words the word table is rebuilt. Hits and misses count
+text lookups while the text cache is on. A lock makes one encoder safe to share between threads.
+Stdlib + numpy only (imported by the serving runtime).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -34,7 +37,10 @@ _MAX_BITS = 62  # query positions a bitmask holds; longer query settings use the
 
 
 class FastEncoder:
-    def __init__(self, tokenizer: Tokenizer):
+    def __init__(self, tokenizer: Tokenizer, text_limit: int = TEXT_LIMIT):
+        if text_limit < 0:
+            raise ValueError(f"text_limit must be >= 0, got {text_limit}")
+        self.text_limit = text_limit
         from model.text.tokenizer import CLS_ID, EXACT_ID, FUZZY_ID, FUZZY_MIN_CHARS, SEP_ID
 
         self.tok = tokenizer
@@ -51,7 +57,7 @@ class FastEncoder:
         self.marked = np.zeros((1024, k), dtype=np.int32)  # the marked row, marker slot left 0
         self.size = 1
         self.by_variant: dict[str, list[int]] = {}
-        self.texts: dict[str, npt.NDArray[np.int32]] = {}
+        self.texts: OrderedDict[str, npt.NDArray[np.int32]] = OrderedDict()
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses}
@@ -79,14 +85,16 @@ class FastEncoder:
         found = self.texts.get(text)
         if found is not None:
             self.hits += 1
+            self.texts.move_to_end(text)
             return found
-        self.misses += 1
-        if len(self.texts) >= TEXT_LIMIT:
-            self.texts.clear()
         row = np.zeros(self.tok.max_product_words, dtype=np.int32)
         words = self.tok.words(text, self.tok.max_product_words)
         row[: len(words)] = [self._word(w) for w in words]
-        self.texts[text] = row
+        if self.text_limit:
+            self.misses += 1
+            self.texts[text] = row
+            if len(self.texts) > self.text_limit:
+                self.texts.popitem(last=False)
         return row
 
     def encode(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.int32]:

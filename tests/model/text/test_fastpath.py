@@ -94,3 +94,22 @@ def test_one_encoder_is_safe_to_share_between_threads() -> None:
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_text_cache_keeps_the_most_recently_used_texts_and_none_at_zero() -> None:
+    from model.text.fastpath import FastEncoder
+
+    tok = Tokenizer(SETTINGS)
+    enc = FastEncoder(tok, text_limit=2)
+    enc.encode("shoe", ["red shoe", "blue mug"])  # 2 misses; cache: red, blue
+    enc.encode("shoe", ["red shoe", "wool coat"])  # red hits (now newest); coat evicts blue
+    assert (enc.hits, enc.misses) == (1, 3)
+    enc.encode("mug", ["blue mug"])  # evicted: misses again (and evicts red)
+    enc.encode("mug", ["wool coat"])  # still there
+    assert (enc.hits, enc.misses) == (2, 4)
+    off = FastEncoder(tok, text_limit=0)
+    ids = off.encode("shoe", ["red shoe", "red shoe"])
+    assert (off.hits, off.misses, len(off.texts)) == (0, 0, 0)
+    np.testing.assert_array_equal(ids, tok.encode_reference("shoe", ["red shoe", "red shoe"]))
+    with pytest.raises(ValueError, match="text_limit must be >= 0"):
+        FastEncoder(tok, text_limit=-1)
