@@ -137,7 +137,7 @@ bench-model: setup ## model benchmark on the synthetic default and on ../shared/
 canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 5 scenarios (~4.5 min)
 	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
 
-bench-interleaving: setup serving-venv ## impressions to detect an NDCG gain, A/B vs interleaving (~5 min); interleaving serving overhead
+bench-interleaving: setup serving-venv ## impressions to detect an NDCG gain, A/B vs interleaving (~5 min); interleaving serving overhead on the shipped bundles (artifacts/bundles)
 	$(RUN) python -m infra.canary.local.sensitivity
 	$(RUN) python -m infra.canary.local.overhead $(if $(BUNDLES),--bundles $(BUNDLES))
 

@@ -6,9 +6,9 @@ On 127.0.0.1, one client, sequential requests of `--candidates` candidates (top_
 request to one ranker (a plain predictor's node); "interleaved" does what the executor does for the
 interleaving graph (`interleaved.py`): both rankers in parallel, then the combiner's aggregate. Both are
 measured from the client, so Seldon's executor, which sits in front of either in a cluster, is left out of
-both. Without --bundles the two rankers serve the untrained `default`-preset fixture bundle (the
-architecture `make demo` ships; latency does not depend on the weights) and its copy under another version;
-pass two real bundles (e.g. from artifacts/bundles) to measure those. Every process stops at the end.
+both. Without --bundles: the two newest bundles under artifacts/bundles (what `make demo` ships), or the
+newest and its copy under another version when there is one; only when there is none, the untrained
+`default`-preset fixture bundle, announced as such. Every process stops at the end.
 """
 
 from __future__ import annotations
@@ -46,6 +46,22 @@ def timed(call: Callable[[dict[str, Any]], Any], requests: Sequence[dict[str, An
         call(request)
         out.append((time.perf_counter() - start) * 1000.0)
     return out
+
+
+def shipped_bundles(bundles: Path, root: Path) -> tuple[BundleInfo, BundleInfo] | None:
+    """(stable, canary) from the bundles under `bundles`: the newest as stable, the one before as the
+    canary, or the newest re-bundled under another version (same model files) when it is alone."""
+    found = sorted(
+        (p for p in bundles.glob("*") if p.is_dir() and (p / "MANIFEST").is_file()),
+        key=lambda p: (p / "MANIFEST").stat().st_mtime,
+        reverse=True,
+    )
+    if not found:
+        return None
+    stable = verify_bundle(found[0])
+    if len(found) > 1:
+        return stable, verify_bundle(found[1])
+    return stable, rebundled(stable, "overhead-canary", root)
 
 
 def fixture_bundles(root: Path) -> tuple[BundleInfo, BundleInfo]:
@@ -104,12 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--candidates", type=int, default=100)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="interleave-overhead-") as tmp:
+        shipped = None if args.bundles else shipped_bundles(REPO / "artifacts" / "bundles", Path(tmp))
         if args.bundles:
             stable, canary = (verify_bundle(b) for b in args.bundles)
+        elif shipped is not None:
+            stable, canary = shipped
+            print(f"shipped bundles (artifacts/bundles): {stable.version}, {canary.version}", flush=True)
         else:
             stable, canary = fixture_bundles(Path(tmp) / "bundles")
             print(
-                f"fixture bundles (default preset, untrained): {stable.version}, {canary.version}", flush=True
+                f"!!! no bundle under artifacts/bundles: UNTRAINED fixture bundles (default preset): "
+                f"{stable.version}, {canary.version}; run `make demo` for the shipped one !!!",
+                flush=True,
             )
         results = measure(stable, canary, Path(tmp), args.requests, args.candidates)
     print(report(results, args.candidates))
