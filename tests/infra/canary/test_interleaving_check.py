@@ -53,6 +53,7 @@ def test_stable_preferred_rolls_back_a_canary_every_other_check_passes(settings:
     assert [c.name for c in latest.checks if c.ok is False] == [INTERLEAVING]
     c = check_of(latest)
     assert c is not None and (c.canary, c.stable, c.ok) == (10.0, 40.0, False)
+    assert c.limit == 0.05  # the sign test's level, the threshold this judgement used
     p = f"{STABLE_PREFERRED_P:.3g}"
     assert p == "2.39e-05"
     assert c.detail == f"canary won 10, stable 40 of 50 decided (5 ties): users prefer stable, p = {p} < 0.05"

@@ -58,3 +58,13 @@ def test_a_collapsed_distribution_is_a_large_shift() -> None:
 def test_no_scores_no_psi(empty: dict[float, float]) -> None:
     assert psi(empty, EVEN) is None
     assert psi(EVEN, empty) is None
+
+
+def test_fractional_counts_from_increase_still_have_a_psi() -> None:
+    # increase() over a short window extrapolates: a version can show 0.8 scores in total. Canary 0.4 / 0.4
+    # against stable 50 / 50 is the same shape (PSI 0), and either side's total below 1 is still measured.
+    assert psi({0.0: 0.4, INF: 0.8}, {0.0: 50, INF: 100}) == pytest.approx(0.0, abs=1e-12)
+    assert psi({0.0: 50, INF: 100}, {0.0: 0.4, INF: 0.8}) == pytest.approx(0.0, abs=1e-12)
+    # One score in total (canary 1 / 0, stable 50 / 50): (1 - 0.5) ln(1 / 0.5) + (1e-4 - 0.5) ln(1e-4 / 0.5).
+    expected = 0.5 * math.log(2) + (EPSILON - 0.5) * math.log(EPSILON / 0.5)
+    assert psi({0.0: 1, INF: 1}, {0.0: 50, INF: 100}) == pytest.approx(expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -144,3 +145,48 @@ def test_an_empty_frame_has_nan_means_and_no_queries() -> None:
     assert math.isnan(got["ndcg@10"]) and math.isnan(got["mrr"]) and math.isnan(got["recall@10"])
     assert (got["queries"], got["queries_no_gain"], got["queries_no_relevant"]) == (0, 0, 0)
     assert math.isnan(ndcg_at_k(np.array([]), np.array([])))
+
+
+def test_the_default_cut_is_ten() -> None:
+    # Eleven candidates scored 11..1; only the last one (rank 11) has a gain: outside the default top 10,
+    # so NDCG@10 and recall@10 are 0 (a cut at 11 would give 7/log2(12) / 7 and 1).
+    gains, scores = np.array([0.0] * 10 + [3.0]), np.arange(11.0, 0.0, -1.0)
+    assert ndcg_at_k(gains, scores) == 0.0
+    assert recall_at_k(gains, scores) == 0.0
+    assert per_query_metrics(frame_of({"a": list(gains)}), scores).loc["a", "ndcg@10"] == 0.0
+    assert ndcg_at_k(gains, scores, k=11) == pytest.approx(1 / math.log2(12))
+
+
+def test_recall_of_a_query_with_one_relevant_item() -> None:
+    # One relevant item (gain 2), ranked first: recall@1 = 1/1; ranked second: 0/1.
+    assert recall_at_k(np.array([2.0, 0.0]), np.array([2.0, 1.0]), k=1) == 1.0
+    assert recall_at_k(np.array([2.0, 0.0]), np.array([1.0, 2.0]), k=1) == 0.0
+
+
+def test_unsigned_integer_gains_and_scores_rank_like_floats() -> None:
+    # Grades or scores held as unsigned integers: negating an unsigned 0 stays 0 and anything else wraps, so
+    # they must be read as floats before ranking. Item 1 (gain 3, score 5) first -> NDCG 1; item 0 first would
+    # give (7/log2 3) / 7 = 0.6309, and an ideal order ranked by wrapped gains NDCG log2 3 > 1.
+    gains, scores = np.array([0, 3], dtype=np.uint8), np.array([0, 5], dtype=np.uint8)
+    assert ndcg_at_k(gains, scores) == 1.0
+    frame = frame_of({"a": [0.0, 3.0]}).astype({"gain": np.uint8})
+    assert per_query_metrics(frame, scores).loc["a", "ndcg@10"] == 1.0
+
+
+def test_queries_come_in_order_of_first_appearance_under_their_column_name() -> None:
+    # "b" appears first: it stays first (not sorted), and the index is named so that reset_index() gives
+    # the query_id column of per_query.parquet.
+    per = per_query_metrics(frame_of({"b": [3.0, 0.0], "a": [0.0, 2.0]}), np.array([2.0, 1.0, 2.0, 1.0]))
+    assert list(per.reset_index().columns) == ["query_id", "ndcg@10", "rr", "recall@10"]
+    assert list(per.index) == ["b", "a"]
+    assert (per.loc["b", "rr"], per.loc["a", "rr"]) == (1.0, 0.5)
+
+
+def test_undefined_metrics_are_nan_without_a_warning() -> None:
+    # A query without gain divides 0 by 0: NaN by design, not a RuntimeWarning in every evaluation's log.
+    frame = frame_of({"a": [0.0, 0.0], "b": [2.0, 0.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        per = per_query_metrics(frame, np.array([1.0, 0.0, 1.0, 0.0]))
+    assert math.isnan(per.loc["a", "ndcg@10"]) and math.isnan(per.loc["a", "recall@10"])
+    assert per.loc["b", "ndcg@10"] == 1.0
