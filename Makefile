@@ -152,7 +152,7 @@ train-image: ## the cluster trainer image (needs Docker with BuildKit; CI builds
 
 # mutmut 3 copies the tree to mutants/ and runs the selected tests (pyproject [tool.mutmut]) against each
 # mutant; it is not locked in uv.lock because nothing else needs it (`--with` keeps it out of .venv).
-mutation: setup ## mutation score per module of the pure decision modules (mutmut, ~10 min; a report, not in CI)
+mutation: setup ## mutation score per module of the pure decision modules (mutmut, ~15 min; a report, not in CI)
 	rm -rf mutants
 	$(UV) run --frozen --with mutmut==3.8.1 mutmut run --max-children 2 >/dev/null 2>&1 || true
 	$(RUN) python -m tests.mutation.report mutants
