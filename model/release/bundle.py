@@ -160,9 +160,17 @@ def run_dir(directory: Path) -> Path:
     return directory.with_name(directory.name + RUN_SUFFIX)
 
 
+def bundles_newest_first(root: Path) -> list[Path]:
+    """The bundles under `root` (folders with a MANIFEST), most recently written first; none if absent."""
+    if not Path(root).is_dir():
+        return []
+    found = [p for p in Path(root).iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda p: (p / MANIFEST).stat().st_mtime, reverse=True)
+
+
 def latest_bundle(root: Path) -> Path:
     """The most recently written bundle under `root` (used by `make serve`)."""
-    candidates = [p for p in Path(root).iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
-    if not candidates:
+    found = bundles_newest_first(root)
+    if not found:
         raise BundleError(f"{root}: no bundle found; run `make demo` first")
-    return max(candidates, key=lambda p: (p / MANIFEST).stat().st_mtime)
+    return found[0]

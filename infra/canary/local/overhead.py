@@ -28,7 +28,7 @@ from infra.canary.local.interleaved import LocalInterleaving
 from infra.canary.local.load import ranking_request
 from infra.canary.local.serving import REPO
 from infra.canary.local.trained import rebundled
-from model.release.bundle import BundleInfo, verify_bundle
+from model.release.bundle import BundleInfo, bundles_newest_first, verify_bundle
 
 SCORE_BUCKETS = ",".join(f"{x / 2:g}" for x in range(-16, 17))
 
@@ -51,11 +51,7 @@ def timed(call: Callable[[dict[str, Any]], Any], requests: Sequence[dict[str, An
 def shipped_bundles(bundles: Path, root: Path) -> tuple[BundleInfo, BundleInfo] | None:
     """(stable, canary) from the bundles under `bundles`: the newest as stable, the one before as the
     canary, or the newest re-bundled under another version (same model files) when it is alone."""
-    found = sorted(
-        (p for p in bundles.glob("*") if p.is_dir() and (p / "MANIFEST").is_file()),
-        key=lambda p: (p / "MANIFEST").stat().st_mtime,
-        reverse=True,
-    )
+    found = bundles_newest_first(bundles)
     if not found:
         return None
     stable = verify_bundle(found[0])
