@@ -250,6 +250,24 @@ class BaselineConfig(_Frozen):
     expansion_weights: tuple[float, ...] = Field((0.25, 0.5, 1.0), min_length=1)
 
 
+class FusionConfig(_Frozen):
+    """The shipped ranker is `model + w * BM25` over the catalog (model/text/lexical.py). Each variant's w
+    is chosen on the selection split from `grid`, in units of the ratio of the two scores' spreads
+    (std(model) / std(BM25) on that split), so a grid point means the same whatever either score's
+    scale; 0 is the model alone and must be in the grid, so fusion can only be chosen when it helps on
+    validation. `max_terms` bounds lexical.json on a large catalog (the rarest words are left out)."""
+
+    enabled: bool = True
+    grid: tuple[float, ...] = Field((0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0), min_length=1)
+    max_terms: int = Field(200_000, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> FusionConfig:
+        if 0.0 not in self.grid or min(self.grid) < 0:
+            raise ValueError(f"fusion.grid must hold 0 (the model alone) and no negative weight: {self.grid}")
+        return self
+
+
 class EvaluateConfig(_Frozen):
     """How models are measured. Variants are selected and gated on `selection_split`; the test split is
     scored once, for the report."""
@@ -361,6 +379,7 @@ class PipelineConfig(_Frozen):
     distill: DistillConfig = DistillConfig()
     optimize: OptimizeConfig = OptimizeConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    fusion: FusionConfig = FusionConfig()
     gate: GateConfig = GateConfig()
     tune: TuneConfig = TuneConfig()
 

@@ -12,11 +12,9 @@ The model is scored as the fp32 Keras model: the LiteRT float32 model the defaul
 equals it within 1e-6 (the bundle's golden parity), and the compressed variants are a separate
 question (the pipeline report's variant table). Nothing is selected on a test fold: this is a report.
 
-Beside the model it scores the hybrid a search team would try next, `model + w * BM25`: one weight per
-fold, chosen on that fold's validation split from FUSION_GRID (multiples of the ratio of the two
-scores' spreads on valid, so the grid means the same whatever scale either score has; 0 included, so
-the hybrid falls back to the model alone when BM25 does not help on valid). BM25 here is the
-baseline's (corpus statistics of the split scored); a shipped hybrid would carry the catalog's.
+Beside the model alone it scores what the pipeline ships, `model + w * BM25` (model/evaluation/fusion.py:
+BM25 with the catalog's statistics, w chosen on each fold's validation split from `fusion.grid`; w = 0
+is the model alone).
 The synthetic generator's `split_hint` (open-vocabulary queries pinned to valid/test) is ignored: every
 query is tested once and trained on in the other folds.
 Pre-training is not cross-validated (it would pre-train once per fold): a config that enables it is
@@ -41,12 +39,12 @@ from model.config import ConfigError, PipelineConfig, load_config
 from model.data.schema import GROUP_COLUMN, Splits
 from model.evaluation.baselines import BASELINES, lexical_baselines
 from model.evaluation.card import relevant_gain
+from model.evaluation.fusion import catalog_index, fusion_weight, lexical_scores
 from model.evaluation.intervals import paired_bootstrap
 from model.evaluation.metrics import per_query_metrics
 
 MODEL = "model"
 HYBRID = "model + BM25"
-FUSION_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 STRONGEST = "strongest lexical"  # per fold: the baseline with the best validation NDCG@10 of that fold
 # Per-query columns of metrics.per_query_metrics, by the name the report prints.
 METRICS = {"ndcg@10": "ndcg@10", "mrr": "rr"}
@@ -82,28 +80,6 @@ def fold_splits(frame: pd.DataFrame, fold_of: dict[str, int], test_fold: int) ->
         "test": fold == test_fold,
     }
     return Splits(**{name: frame[mask].reset_index(drop=True) for name, mask in part.items()})
-
-
-def fusion_weight(
-    frame: pd.DataFrame,
-    model: np.ndarray,
-    lexical: np.ndarray,
-    relevant: float,
-    grid: Sequence[float] = FUSION_GRID,
-) -> float:
-    """The w of `model + w * lexical` with the best NDCG@10 on `frame` (the validation split), from
-    `grid` times std(model) / std(lexical); the smaller of equals. 0 when `lexical` is constant."""
-    spread = float(np.std(lexical))
-    if spread == 0.0:
-        return 0.0
-    scale = float(np.std(model)) / spread
-
-    def ndcg(m: float) -> float:
-        return float(per_query_metrics(frame, model + m * scale * lexical, 10, relevant)["ndcg@10"].mean())
-
-    by_m = {m: ndcg(m) for m in grid}
-    best = max(grid, key=lambda m: (by_m[m], -m))
-    return best * scale
 
 
 @dataclass(frozen=True)
@@ -188,11 +164,12 @@ def run_fold(
         for name in BASELINES
     }
     strongest = max(BASELINES, key=lambda n: on_valid[n])  # first of equals: the simpler baseline
-    bm25 = lex.scores["bm25"]
-    weight = fusion_weight(splits.valid, scores["valid"], bm25["valid"], relevant)
+    index = catalog_index([splits.train, splits.valid, splits.test], cfg.fusion)
+    catalog_bm25 = {s: lexical_scores(index, getattr(splits, s)) for s in ("valid", "test")}
+    weight = fusion_weight(splits.valid, scores["valid"], catalog_bm25["valid"], relevant, cfg.fusion.grid)
     per_ranker = {
         MODEL: per_query_metrics(splits.test, scores["test"], 10, relevant),
-        HYBRID: per_query_metrics(splits.test, scores["test"] + weight * bm25["test"], 10, relevant),
+        HYBRID: per_query_metrics(splits.test, scores["test"] + weight * catalog_bm25["test"], 10, relevant),
     }
     for name in BASELINES:
         per_ranker[name] = per_query_metrics(splits.test, lex.scores[name]["test"], 10, relevant)

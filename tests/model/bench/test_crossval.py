@@ -94,25 +94,6 @@ def test_pooled_comparison_is_the_mean_paired_difference_over_queries_both_score
     assert rr.estimate == pytest.approx(0.0)
 
 
-def test_the_fusion_weight_is_the_grid_point_that_ranks_validation_best_in_units_of_the_spreads() -> None:
-    # Query a: the model has it backwards, BM25 right. Query b: the model right, BM25 slightly wrong.
-    valid = pd.DataFrame(
-        {
-            "query_id": ["a", "a", "b", "b"],
-            "product_id": ["a1", "a2", "b1", "b2"],
-            "gain": [1.0, 0.0, 1.0, 0.0],
-        }
-    )
-    model = np.array([0.0, 1.0, 1.0, 0.0])
-    lexical = np.array([2.0, 0.0, 0.0, 0.2])
-    # std(model) = 0.5; std(lexical) = sqrt(2.83 / 4) = 0.84113, so one grid unit is 0.59444.
-    # m = 0.5 (w 0.297): a scores 0.594 vs 1, still backwards. m = 3 (w 1.783): a 3.57 vs 1, b 1 vs 0.357.
-    w = crossval.fusion_weight(valid, model, lexical, relevant=1.0, grid=(0.0, 0.5, 3.0, 5.0))
-    assert w == pytest.approx(3.0 * 0.5 / 0.84113, rel=1e-4)  # 5 ranks both right too: the smaller wins
-    # Nothing to learn from a constant BM25 (no query word anywhere): the model alone.
-    assert crossval.fusion_weight(valid, model, np.ones(4), relevant=1.0) == 0.0
-
-
 def test_a_config_that_pre_trains_is_refused_with_the_setting_named(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

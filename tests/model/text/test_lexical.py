@@ -1,0 +1,92 @@
+"""The shipped ranker's lexical half: catalog BM25 worked by hand, lexical.json and its errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from model.text.lexical import LexicalError, LexicalIndex, words
+
+
+def _index(weight: float = 0.0) -> LexicalIndex:
+    # Catalog of 4 products, lengths 2, 3, 1, 2 -> average 2.
+    return LexicalIndex.fit(["red lamp", "red oak lamp", "lamp", "oak desk"], weight=weight)
+
+
+def test_words_are_lowercased_letter_and_digit_runs_in_any_script() -> None:
+    assert words("Wi-Fi 6E, 2-Pack") == ["wi", "fi", "6e", "2", "pack"]
+    assert words("Größe_XL été") == ["größe", "xl", "été"]
+
+
+def test_bm25_with_lucene_idf_worked_by_hand() -> None:
+    index = _index()
+    assert dict(index.df) == {"desk": 1, "lamp": 3, "oak": 2, "red": 2}
+    assert (index.documents, index.average_length) == (4, 2.0)
+    # "red lamp" against "red lamp" (length 2 = average: norm k1 = 1.2; tf 1 -> 2.2 / 2.2 = 1 per word):
+    # idf(red) = ln(1 + 2.5 / 2.5) = ln 2, idf(lamp) = ln(1 + 1.5 / 3.5).
+    expected = math.log(2) + math.log(1 + 1.5 / 3.5)
+    got = index.scores("Red LAMP", ["red lamp", "blue chair", "lamp lamp lamp lamp"])
+    assert got[0] == pytest.approx(expected, rel=1e-6)
+    assert got[1] == 0.0
+    # lamp x4 in a length-4 text: norm 1.2 * (0.25 + 0.75 * 2) = 2.1; 4 * 2.2 / 6.1 saturates below 2.2.
+    assert got[2] == pytest.approx(math.log(1 + 1.5 / 3.5) * 4 * 2.2 / 6.1, rel=1e-6)
+    # A word the catalog never had has df 0: the largest idf, ln(1 + 4.5 / 0.5).
+    assert index.scores("zebra", ["zebra"])[0] == pytest.approx(
+        math.log(10) * 2.2 / (1 + 1.2 * 0.625), rel=1e-6
+    )
+    assert index.scores("", ["red lamp"]).tolist() == [0.0]
+
+
+def test_fusion_adds_the_weighted_bm25_and_weight_0_is_the_model_alone() -> None:
+    model = np.array([0.5, 0.25], dtype=np.float32)
+    np.testing.assert_array_equal(_index(0.0).fuse(model, "red", ["red lamp", "oak"]), model)
+    fused = _index(2.0).fuse(model, "red", ["red lamp", "oak"])
+    assert fused.dtype == np.float32
+    assert fused[0] == pytest.approx(0.5 + 2.0 * math.log(2), rel=1e-6) and fused[1] == 0.25
+
+
+def test_max_terms_keeps_the_most_frequent_words() -> None:
+    index = LexicalIndex.fit(["red lamp", "red oak lamp", "lamp", "oak desk"], max_terms=2)
+    assert dict(index.df) == {"lamp": 3, "oak": 2}  # red ties oak at 2: by word, oak first
+    assert index.documents == 4  # the counts of kept words are exact; only rare words are dropped
+
+
+def test_lexical_json_round_trips_byte_for_byte() -> None:
+    index = _index(0.125)
+    again = LexicalIndex.from_json(index.to_json())
+    assert again == index and again.to_json() == index.to_json()
+    np.testing.assert_array_equal(
+        again.scores("oak lamp", ["red oak lamp"]), index.scores("oak lamp", ["red oak lamp"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "other"}, "not a rankship-lexical file"),
+        ({"version": 2}, "format version 2 unsupported"),
+        ({"weight": -1.0}, "weight must be >= 0, got -1.0"),
+        ({"weight": "1"}, "weight must be a finite number, got '1'"),
+        ({"b": 1.5}, "b must be <= 1"),
+        ({"average_length": 0}, "average_length must be > 0"),
+        ({"documents": 0}, "documents must be an integer >= 1, got 0"),
+        ({"df": []}, "df must be an object"),
+        ({"df": {"lamp": 9}}, "df['lamp'] must be an integer in 1..documents, got 9"),
+    ],
+)
+def test_a_bad_lexical_json_names_the_field(change: dict[str, object], message: str) -> None:
+    doc = json.loads(_index().to_json())
+    doc.update(change)
+    with pytest.raises(LexicalError, match=f"^bundle/lexical\\.json: .*{re.escape(message)}"):
+        LexicalIndex.from_json(json.dumps(doc), source="bundle/lexical.json")
+
+
+def test_not_json_and_an_empty_catalog_are_refused() -> None:
+    with pytest.raises(LexicalError, match=re.escape("lexical.json: not valid JSON")):
+        LexicalIndex.from_json("{")
+    with pytest.raises(LexicalError, match="no catalog texts"):
+        LexicalIndex.fit([])
