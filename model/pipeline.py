@@ -6,7 +6,7 @@
                  work/others/{teacher,scratch}/ with distillation
     optimize  -> work/variants/*, work/variants.json
     evaluate  -> work/record.json (every ranker on valid and test, baselines, production, intervals),
-                 work/per_query.parquet
+                 work/per_query.parquet, work/lexical.json (the catalog's BM25 statistics)
     package   -> bundles/<bundle_id>/ (what is served, hashed), bundles/<bundle_id>.run/ (what was
                  measured: metrics.json, MODEL_CARD.md), report/, latest.json
                  (gate on the selection split; exits non-zero when nothing passes)
@@ -90,6 +90,11 @@ class Workspace:
     def extra_models(self) -> Path:
         """Rankers other steps register for evaluation (model/evaluation/extra.py)."""
         return self.work / "extra_models.json"
+
+    @property
+    def lexical(self) -> Path:
+        """The catalog's BM25 statistics (model/text/lexical.py), weight 0; the bundle gets the shipped w."""
+        return self.work / "lexical.json"
 
     @property
     def per_query(self) -> Path:

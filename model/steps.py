@@ -22,7 +22,7 @@ from model.data.splits import split_by_query
 from model.evaluation.extra import ExtraModel, register, registered
 from model.evaluation.record import RunRecord, VariantResult
 from model.evaluation.step import Production
-from model.release.bundle import LINEAGE_FILE, MODEL_FILE, TOKENIZER_FILE, verify_bundle
+from model.release.bundle import LEXICAL_FILE, LINEAGE_FILE, MODEL_FILE, TOKENIZER_FILE, verify_bundle
 from model.text.features import catalog_texts, fit_texts, query_lists
 from model.text.tokenizer import Tokenizer
 from model.text.vocabulary import fit_tokenizer
@@ -147,13 +147,20 @@ def step_optimize(cfg: PipelineConfig, ws: pl.Workspace, progress: bool = True) 
 
 def _production(path: Path) -> Production:
     """Verify the production bundle here: release sits above evaluation, which only gets the files."""
+    from model.text.lexical import LexicalIndex
+
     info = verify_bundle(path)
-    lineage_file = info.path / LINEAGE_FILE
+    lineage_file, lexical_file = info.path / LINEAGE_FILE, info.path / LEXICAL_FILE
     return Production(
         bundle_id=info.bundle_id,
         model=info.path / MODEL_FILE,
         tokenizer=info.path / TOKENIZER_FILE,
         lineage=json.loads(lineage_file.read_text(encoding="utf-8")) if lineage_file.exists() else None,
+        lexical=(
+            LexicalIndex.from_json(lexical_file.read_text(encoding="utf-8"), str(lexical_file))
+            if LEXICAL_FILE in info.files
+            else None
+        ),
     )
 
 
@@ -178,6 +185,10 @@ def step_evaluate(
     )
     result = evaluate_all(inputs, ws.tokenizer, progress)
     save_per_query(result.table, ws.per_query)
+    if result.lexical is not None:
+        ws.lexical.write_text(result.lexical.to_json(), encoding="utf-8")
+    else:  # fusion off: packaging must not pick up an earlier run's statistics
+        ws.lexical.unlink(missing_ok=True)
     summary = pl.data_summary(ws)
     lineage = json.loads(ws.lineage.read_text(encoding="utf-8")) if ws.lineage.exists() else {}
     record = RunRecord(

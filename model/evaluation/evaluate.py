@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from model.evaluation.record import QUALITY_KEYS
+from model.text.lexical import LexicalIndex
 from model.text.tokenizer import Tokenizer, product_text
 
 __all__ = ["QUALITY_KEYS", "EncodedSplit", "encode_split", "golden_requests", "latency_tokens", "score_split"]
@@ -81,9 +82,16 @@ def size_on_disk(path: Path) -> dict[str, float]:
 
 
 def golden_requests(
-    test: EncodedSplit, tokenizer: Tokenizer, score: ScoreFn, count: int, max_candidates: int = 20
+    test: EncodedSplit,
+    tokenizer: Tokenizer,
+    score: ScoreFn,
+    count: int,
+    max_candidates: int = 20,
+    lexical: LexicalIndex | None = None,
 ) -> list[dict[str, object]]:
-    """A few test queries with the scores the shipped variant gave offline; serving replays them.
+    """A few queries with the scores the shipped ranker gave offline; serving replays them.
+
+    With `lexical` the scores are the shipped sum, model + weight * BM25 (model/text/lexical.py).
 
     The request is encoded here exactly as a client would send it (id, title, description), so a
     mismatch at serving time points at the serving path, not at the data.
@@ -98,6 +106,8 @@ def golden_requests(
         query = str(part["query"].iloc[0])
         texts = [product_text(c["title"], c["description"]) for c in candidates]
         scores = np.asarray(score(tokenizer.encode(query, texts)), dtype=np.float64).reshape(-1)
+        if lexical is not None:
+            scores = lexical.fuse(scores, query, texts).astype(np.float64)
         requests.append(
             {
                 "request": {"query": query, "candidates": candidates},

@@ -38,6 +38,9 @@ class VariantResult:
     metrics: dict[str, float] = field(default_factory=dict)
     # Test-split ndcg@10, mrr, recall@10 (reported, never judged)
     test_metrics: dict[str, float] = field(default_factory=dict)
+    # w of the ranker's score = model + w * BM25 (model/evaluation/fusion.py), chosen on the selection
+    # split; the quality metrics above are those of that sum. 0: the model alone.
+    fusion_weight: float = 0.0
 
     @property
     def shippable(self) -> bool:

@@ -9,6 +9,8 @@ Layout (all paths relative to the bundle directory):
     score_histogram.json  the shipped model's offline score histogram, edges from its own quantiles
                         (`model/release/score_histogram.py`; optional: older bundles have none)
     lineage.json        data fingerprint and split membership (query hashes) of the training run
+    lexical.json        the catalog's BM25 statistics and the weight w of served score = model + w * BM25
+                        (`model/text/lexical.py`; optional: without it the model's score is served)
     MANIFEST            `sha256sum` format: "<hex>  <path>" per file, sorted by path
 
 The bundle id is the sha256 of MANIFEST, so equal content means an equal id and `sha256sum -c MANIFEST`
@@ -38,6 +40,7 @@ TOKENIZER_FILE = "tokenizer.json"
 GOLDEN_FILE = "golden.json"
 SCORES_FILE = "score_histogram.json"
 LINEAGE_FILE = "lineage.json"
+LEXICAL_FILE = "lexical.json"
 VERSION_CHARS = 12
 # A bundle's measured figures (metrics.json, MODEL_CARD.md) live in `<bundle>.run/` beside it, outside
 # its hash, so measuring again does not change what is served.

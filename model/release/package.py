@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from model import pipeline as pl
 from model.config import GateConfig, PipelineConfig
 from model.evaluation.gate import Check, Intervals, Verdict, choose_shipped, judge
 from model.evaluation.record import RunRecord
-from model.release.bundle import LINEAGE_FILE, SCORES_FILE, BundleInfo, write_bundle
+from model.release.bundle import LEXICAL_FILE, LINEAGE_FILE, SCORES_FILE, BundleInfo, write_bundle
 from model.release.bundle import run_dir as run_dir_of
 from model.release.report import write_report
+from model.text.lexical import LexicalIndex
 
 # Served scores must match the offline ones this closely (same LiteRT flatbuffer, same tokenizer: any
 # larger gap means the serving path changed the input, e.g. a tokenizer or runtime mismatch).
@@ -121,6 +124,8 @@ def model_card(record: RunRecord, cfg: PipelineConfig) -> str:
             f"- Latency (1 query x {cfg.evaluate.latency_candidates} candidates, LiteRT, "
             f"{cfg.evaluate.threads} thread(s), median of {cfg.evaluate.latency_rounds} rounds): "
             f"p50 {m.get('latency_p50_ms', 0):.2f} ms, p99 {m.get('latency_p99_ms', 0):.2f} ms",
+            f"- Served score: model + {shipped.fusion_weight:.3g} × BM25 over the catalog (lexical.json; "
+            "w chosen on the validation split, 0 = the model alone)",
             f"- Quantization-aware training: {record.qat_outcome}",
             "- Intended use: re-ranking a few hundred retrieved candidates per query; not a retriever.",
             "- Limits: relevance is learned from the training judgements only; texts are truncated to "
@@ -130,8 +135,17 @@ def model_card(record: RunRecord, cfg: PipelineConfig) -> str:
     )
 
 
-def golden_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) -> bytes:
-    """golden.json: a few validation requests with the scores `tflite` gave them offline."""
+def shipped_lexical(ws: pl.Workspace, weight: float) -> LexicalIndex | None:
+    """The run's catalog statistics with the shipped variant's w (None when fusion was off)."""
+    if not ws.lexical.exists():
+        return None
+    return LexicalIndex.from_json(ws.lexical.read_text(encoding="utf-8"), str(ws.lexical)).with_weight(weight)
+
+
+def golden_file(
+    ws: pl.Workspace, tflite: Path, cfg: PipelineConfig, lexical: LexicalIndex | None = None
+) -> bytes:
+    """golden.json: a few validation requests with the scores the shipped ranker gave them offline."""
     from model.evaluation.evaluate import encode_split, golden_requests
     from model.evaluation.scoring import open_scorer
     from model.text.tokenizer import Tokenizer
@@ -140,21 +154,30 @@ def golden_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) -> bytes:
     # From the selection split: packaging never reads the test split again.
     valid = encode_split(pl.load_splits(ws).valid, tokenizer)
     score = open_scorer(tflite, "tflite", cfg.evaluate.threads).score
-    requests = golden_requests(valid, tokenizer, score, cfg.evaluate.golden_requests)
+    requests = golden_requests(valid, tokenizer, score, cfg.evaluate.golden_requests, lexical=lexical)
     payload = {"tolerance": {"absolute": GOLDEN_TOLERANCE}, "requests": requests}
     return (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def score_histogram_file(ws: pl.Workspace, tflite: Path, cfg: PipelineConfig) -> bytes:
-    """score_histogram.json: `tflite`'s scores on the validation split (the split the pipeline selects on)."""
+def score_histogram_file(
+    ws: pl.Workspace, tflite: Path, cfg: PipelineConfig, lexical: LexicalIndex | None = None
+) -> bytes:
+    """score_histogram.json: the shipped ranker's scores on the validation split (the split the pipeline
+    selects on): `tflite`'s, plus weight * BM25 with `lexical`."""
     from model.evaluation.evaluate import encode_split, score_split
+    from model.evaluation.fusion import lexical_scores
     from model.evaluation.scoring import open_scorer
     from model.release.score_histogram import histogram_bytes
     from model.text.tokenizer import Tokenizer
 
     valid = encode_split(pl.load_splits(ws).valid, Tokenizer.load(ws.tokenizer))
     scorer = open_scorer(tflite, "tflite", cfg.evaluate.threads)
-    return histogram_bytes(score_split(valid, scorer.score, progress=False), "valid")
+    scores = score_split(valid, scorer.score, progress=False)
+    if lexical is not None and lexical.weight:
+        # As served: float32 model + float32 weight * float32 BM25 (LexicalIndex.fuse).
+        bm25 = lexical_scores(lexical, valid.frame).astype(np.float32)
+        scores = (scores.astype(np.float32) + np.float32(lexical.weight) * bm25).astype(np.float64)
+    return histogram_bytes(scores, "valid")
 
 
 def run_dir(bundle: BundleInfo) -> Path:
@@ -179,17 +202,18 @@ def step_package(
     bundle = None
     if record.shipped is not None:
         shipped = record.variant(record.shipped)
-        bundle = write_bundle(
-            {
-                "model.tflite": Path(shipped.path),
-                "tokenizer.json": ws.tokenizer,
-                "config.json": pl.require(ws.config, "data"),
-                "golden.json": golden_file(ws, Path(shipped.path), cfg),
-                SCORES_FILE: score_histogram_file(ws, Path(shipped.path), cfg),
-                LINEAGE_FILE: pl.require(ws.lineage, "data"),
-            },
-            ws.bundles,
-        )
+        lexical = shipped_lexical(ws, shipped.fusion_weight)
+        contents: dict[str, bytes | Path] = {
+            "model.tflite": Path(shipped.path),
+            "tokenizer.json": ws.tokenizer,
+            "config.json": pl.require(ws.config, "data"),
+            "golden.json": golden_file(ws, Path(shipped.path), cfg, lexical),
+            SCORES_FILE: score_histogram_file(ws, Path(shipped.path), cfg, lexical),
+            LINEAGE_FILE: pl.require(ws.lineage, "data"),
+        }
+        if lexical is not None:
+            contents[LEXICAL_FILE] = lexical.to_json().encode("utf-8")
+        bundle = write_bundle(contents, ws.bundles)
         record.bundle_id = bundle.bundle_id
         _write_run(run_dir(bundle), record, cfg)
     report = write_report(record, ws.report)

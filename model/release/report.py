@@ -37,14 +37,14 @@ def _variant_table(record: RunRecord) -> list[str]:
     sel = record.selection_split
     lines = [
         # "#" is the variant's number in the plots and the chart.
-        f"| # | variant | format | {sel} NDCG@10 (gated) | test NDCG@10 | test MRR | test Recall@10 | size on disk "
-        "| gzipped | p50 latency | p99 latency | p99 CPU time | gate |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| # | variant | format | BM25 w | {sel} NDCG@10 (gated) | test NDCG@10 | test MRR | test Recall@10 "
+        "| size on disk | gzipped | p50 latency | p99 latency | p99 CPU time | gate |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for i, v in enumerate(record.variants, 1):
         m, t = v.metrics, v.test_metrics
         lines.append(
-            f"| {i} | {v.name} | {v.kind} | {_fmt(m.get('ndcg@10'))} | {_fmt(t.get('ndcg@10'))} | "
+            f"| {i} | {v.name} | {v.kind} | {v.fusion_weight:.3g} | {_fmt(m.get('ndcg@10'))} | {_fmt(t.get('ndcg@10'))} | "
             f"{_fmt(t.get('mrr'))} | {_fmt(t.get('recall@10'))} | {_fmt(m.get('size_bytes'), 'bytes')} | "
             f"{_fmt(m.get('size_gzip_bytes'), 'bytes')} | {_fmt(m.get('latency_p50_ms'), 'ms')} | "
             f"{_fmt(m.get('latency_p99_ms'), 'ms')} | {_fmt(m.get('latency_cpu_p99_ms'), 'ms')} | "
@@ -89,6 +89,7 @@ def render_markdown(record: RunRecord) -> str:
         f"the {record.selection_split} split; the test split is reported only.",
         "",
         *sections.production_overlap(record),
+        *sections.fusion(record),
         *_variant_table(record),
         "",
         *sections.comparisons(record),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from model.text.lexical import LexicalIndex
 from model.text.tokenizer import Tokenizer, product_text
 
 
@@ -31,10 +32,15 @@ def untrained_tflite(seed: int, preset: str = "tiny") -> tuple[bytes, Tokenizer]
     return convert(build_ranker(cfg.ranker, tokenizer), "float32"), tokenizer
 
 
-def golden_scores(model_path: Path, tokenizer: Tokenizer, request: Mapping[str, Any]) -> dict[str, float]:
-    """Score one golden request the way serving does: one [N, L, K] batch, scores by candidate id."""
+def golden_scores(
+    model_path: Path, tokenizer: Tokenizer, request: Mapping[str, Any], lexical: LexicalIndex | None = None
+) -> dict[str, float]:
+    """Score one golden request the way serving does: one [N, L, K] batch, plus weight * BM25 with
+    `lexical` (lexical.json), scores by candidate id."""
     from model.evaluation.scoring import LiteRTScorer
 
     texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
     scores = LiteRTScorer(Path(model_path), num_threads=1).score(tokenizer.encode(request["query"], texts))
+    if lexical is not None:
+        scores = lexical.fuse(scores, request["query"], texts)
     return {c["id"]: float(s) for c, s in zip(request["candidates"], scores, strict=True)}

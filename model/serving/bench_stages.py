@@ -5,6 +5,7 @@ For each request of the mix, in the order `RankshipRanker.predict_raw` runs them
     parse/validate   JSON bytes -> dict (the wrapper's parser) -> `RequestParser.parse`
     tokenize         `Scorer.tokens` (product parts from the cache)
     invoke           `Scorer.invoke` (set input, LiteRT invoke, copy the scores out)
+    bm25             `Scorer.fuse` (+ weight * BM25 of lexical.json; nothing without one)
     rank/serialize   `RankshipRanker.order` + `respond` (body and metrics) -> JSON bytes
 
 and, right after each request's invoke, the floor: LiteRT's own `Interpreter.invoke()` again on the
@@ -22,7 +23,7 @@ from typing import Any
 from model.serving.bench_load import stats
 from model.serving.seldon_model import RankshipRanker
 
-STAGES = ("parse/validate", "tokenize", "invoke", "rank/serialize")
+STAGES = ("parse/validate", "tokenize", "invoke", "bm25", "rank/serialize")
 Loads = Callable[[bytes], Any]
 Dumps = Callable[[Any], bytes]
 
@@ -46,6 +47,8 @@ def stage_times(
         marks.append((time.perf_counter(), time.process_time()))
         scores = scorer.invoke(tokens)
         marks.append((time.perf_counter(), time.process_time()))
+        scores = scorer.fuse(scores, request.query, request.texts)
+        marks.append((time.perf_counter(), time.process_time()))
         answer, metrics = ranker.respond(request, ranker.order(request, scores), marks[0][0])
         answer["meta"]["metrics"] = metrics
         dumps(answer)
@@ -54,7 +57,7 @@ def stage_times(
         marks.append((time.perf_counter(), time.process_time()))
         for c, clock in (("wall", 0), ("cpu", 1)):
             t = [m[clock] for m in marks]
-            spans = (t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[4] - t[0], t[5] - t[4])
+            spans = (*(b - a for a, b in itertools.pairwise(t[:6])), t[5] - t[0], t[6] - t[5])
             for name, seconds in zip(names, spans, strict=True):
                 out[c][name].append(seconds)
     return out

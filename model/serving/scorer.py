@@ -26,9 +26,10 @@ import numpy as np
 import numpy.typing as npt
 from ai_edge_litert.interpreter import Interpreter
 
-from model.release.bundle import GOLDEN_FILE, MODEL_FILE, TOKENIZER_FILE, BundleInfo
+from model.release.bundle import GOLDEN_FILE, LEXICAL_FILE, MODEL_FILE, TOKENIZER_FILE, BundleInfo
 from model.serving.contract import BadRequest, RequestParser
 from model.text.fastpath import FastEncoder
+from model.text.lexical import LexicalError, LexicalIndex
 from model.text.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ class ProductCache:
 
 
 class Scorer:
-    """Tokenizer + LiteRT interpreter of one verified bundle. Thread-safe (one invoke at a time)."""
+    """Tokenizer + LiteRT interpreter (+ the BM25 term of lexical.json) of one verified bundle.
+    Thread-safe (one invoke at a time)."""
 
     def __init__(self, bundle: BundleInfo, threads: int = 1, cache_entries: int = 0):
         """Load the bundle's tokenizer and model and check they fit together.
@@ -111,9 +113,22 @@ class Scorer:
             threads: LiteRT interpreter threads.
             cache_entries: product texts whose query-independent tokens are kept (0: no cache).
         Raises:
-            ModelError: naming model.tflite when its signature is not int32 [N, L, K] -> float32 [N].
+            ModelError: naming model.tflite when its signature is not int32 [N, L, K] -> float32 [N],
+                or lexical.json when it cannot be read.
         """
         self.tokenizer = Tokenizer.load(bundle.path / TOKENIZER_FILE)
+        # Served score = model + weight * BM25 over the catalog when the bundle carries lexical.json.
+        self.lexical: LexicalIndex | None = None
+        if LEXICAL_FILE in bundle.files:
+            lexical_path = bundle.path / LEXICAL_FILE
+            try:
+                self.lexical = LexicalIndex.from_json(
+                    lexical_path.read_text(encoding="utf-8"), str(lexical_path)
+                )
+            except (OSError, UnicodeDecodeError) as e:
+                raise ModelError(f"{lexical_path}: unreadable: {e}") from e
+            except LexicalError as e:
+                raise ModelError(str(e)) from e
         # The vectorised encoder (same ids as the training side's reference loop: the parity tests in
         # tests/model/text/test_fastpath.py); ~2.4x faster than per-word encoding on the demo mix.
         self.encoder = FastEncoder(self.tokenizer, text_limit=cache_entries)
@@ -162,8 +177,14 @@ class Scorer:
             self._interpreter.invoke()
             return np.array(self._interpreter.get_tensor(self._output), copy=True)
 
+    def fuse(
+        self, scores: npt.NDArray[np.float32], query: str, texts: Sequence[str]
+    ) -> npt.NDArray[np.float32]:
+        """The served score from the model's: + weight * BM25 with lexical.json, else unchanged."""
+        return scores if self.lexical is None else self.lexical.fuse(scores, query, texts)
+
     def score(self, query: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return self.invoke(self.tokens(query, texts))
+        return self.fuse(self.invoke(self.tokens(query, texts)), query, texts)
 
 
 @dataclass(frozen=True)

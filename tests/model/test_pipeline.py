@@ -10,6 +10,7 @@ import pytest
 from model.__main__ import EXIT_BAD_INPUT, EXIT_GATE_FAILED, main
 from model.evaluation.record import RunRecord
 from model.release.bundle import verify_bundle
+from model.text.lexical import LexicalIndex
 
 
 def _cli_pipeline(out: Path) -> None:
@@ -48,7 +49,7 @@ def test_tiny_pipeline_ships_a_verified_bundle(tiny_run: Path):
     assert info.bundle_id == latest["bundle_id"] and info.version == latest["version"]
     # Only what is served is hashed; what was measured lives beside the bundle.
     served = {"model.tflite", "tokenizer.json", "golden.json", "config.json", "score_histogram.json"}
-    assert set(info.files) == {*served, "lineage.json"}
+    assert set(info.files) == {*served, "lineage.json", "lexical.json"}
     run = Path(latest["run_path"])
     assert run == info.path.with_name(info.path.name + ".run") and (run / "MODEL_CARD.md").exists()
     record = RunRecord.load(run / "metrics.json")
@@ -63,6 +64,16 @@ def test_tiny_pipeline_ships_a_verified_bundle(tiny_run: Path):
     )
     golden = json.loads((info.path / "golden.json").read_text())
     assert golden["requests"] and all(r["scores"] for r in golden["requests"])
+    # The served score is model + w * BM25, w the one evaluation chose for the shipped variant on valid.
+    lexical = LexicalIndex.from_json((info.path / "lexical.json").read_text())
+    assert lexical.weight == record.variant(record.shipped).fusion_weight
+    assert record.notes["fusion"]["weights"][record.shipped] == lexical.weight
+    import pandas as pd
+
+    frames = [
+        pd.read_parquet(tiny_run / "work" / "data" / f"{s}.parquet") for s in ("train", "valid", "test")
+    ]
+    assert lexical.documents == pd.concat(frames)["product_id"].nunique()  # every product once, no grades
     # The offline score histogram: edges from the shipped model's own validation-score deciles.
     hist = json.loads((info.path / "score_histogram.json").read_text())
     summary = json.loads((tiny_run / "work" / "data" / "summary.json").read_text())

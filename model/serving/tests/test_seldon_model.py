@@ -229,3 +229,69 @@ def test_an_unexpected_exception_is_a_500_counted_with_the_next_answer(
     monkeypatch.undo()
     errors = [m for m in ranker.predict_raw(request)["meta"]["metrics"] if m["key"] == "rankship_errors"]
     assert [(m["tags"]["reason"], m["tags"]["code"], m["value"]) for m in errors] == [("internal", "500", 1)]
+
+
+def test_served_score_is_the_model_plus_the_weighted_bm25_of_lexical_json(
+    ranker: RankshipRanker, golden: dict[str, Any], bundle: BundleInfo
+) -> None:
+    from model.text.lexical import LexicalIndex
+    from model.text.tokenizer import product_text
+
+    lexical = LexicalIndex.from_json((bundle.path / "lexical.json").read_text(encoding="utf-8"))
+    assert lexical.weight > 0  # the fixture ships the sum, as the pipeline does
+    request, _ = _golden_request(golden)
+    texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
+    scorer = ranker.scorer
+    assert scorer is not None
+    model = scorer.invoke(scorer.tokens(request["query"], texts))
+    bm25 = lexical.scores(request["query"], texts)
+    assert bm25.max() > 0  # the query's words are in the catalog: the term is not a no-op here
+    answer = ranker.predict_raw({"jsonData": request})
+    served = {r["id"]: r["score"] for r in answer["jsonData"]["results"]}
+    for c, m, b in zip(request["candidates"], model, bm25, strict=True):
+        assert served[c["id"]] == pytest.approx(float(m) + lexical.weight * float(b), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"{", "lexical.json: not valid JSON"),
+        (
+            b'{"format": "rankship-lexical", "version": 1, "k1": 1.2, "b": 0.75, "weight": -2, '
+            b'"documents": 3, "average_length": 2.0, "df": {}}',
+            "lexical.json: weight must be >= 0, got -2",
+        ),
+    ],
+)
+def test_refuses_a_bad_lexical_json_naming_it(
+    bundle: BundleInfo, tmp_path: Path, payload: bytes, expected: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    contents: dict[str, bytes | Path] = {name: bundle.path / name for name in bundle.files}
+    contents["lexical.json"] = payload
+    rebuilt = write_bundle(contents, tmp_path)  # a valid MANIFEST: only reading the file can catch it
+    with caplog.at_level(logging.ERROR):
+        ranker = make_ranker(rebuilt.path)
+    assert not ranker.ready
+    assert expected in _health_problem(ranker)
+
+
+def test_a_bundle_without_lexical_json_serves_the_model_score(
+    ranker: RankshipRanker, golden: dict[str, Any], bundle: BundleInfo, tmp_path: Path
+) -> None:
+    from model.text.tokenizer import product_text
+
+    scorer = ranker.scorer
+    assert scorer is not None
+    alone = json.loads(json.dumps(golden))
+    for item in alone["requests"]:
+        request = item["request"]
+        texts = [product_text(c["title"], c.get("description")) for c in request["candidates"]]
+        model = scorer.invoke(scorer.tokens(request["query"], texts))
+        item["scores"] = {c["id"]: float(m) for c, m in zip(request["candidates"], model, strict=True)}
+    contents: dict[str, bytes | Path] = {n: bundle.path / n for n in bundle.files if n != "lexical.json"}
+    contents["golden.json"] = json.dumps(alone).encode()
+    older = make_ranker(write_bundle(contents, tmp_path).path)
+    assert older.ready  # an older bundle (no lexical.json): golden parity on the model's own scores
+    request, offline = _golden_request(alone)
+    served = {r["id"]: r["score"] for r in older.predict_raw({"jsonData": request})["jsonData"]["results"]}
+    assert served == pytest.approx(offline, abs=1e-6)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from model.config import FusionConfig
+from model.config import ConfigError, FusionConfig, load_config
 from model.evaluation.fusion import catalog_index, fusion_weight, lexical_scores
 
 
@@ -50,3 +52,13 @@ def test_lexical_scores_follow_the_frame_rows_with_catalog_statistics() -> None:
     # p2: lamp with df 2 -> idf ln(1 + 1.5 / 2.5); length 2, norm 1.2 * (0.25 + 0.75 * 2 / (8/3)) = 0.975.
     idf = np.log(1 + 1.5 / 2.5)
     assert scores[1] == pytest.approx(idf * 1 * 2.2 / (1 + 0.975), rel=1e-5)
+
+
+@pytest.mark.parametrize("grid", ["[0.5, 1.0]", "[0.0, -1.0]"])
+def test_a_fusion_grid_without_the_model_alone_or_with_a_negative_weight_is_refused(
+    tmp_path: Path, grid: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"fusion: {{grid: {grid}}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"fusion.*must hold 0 \(the model alone\) and no negative weight"):
+        load_config(bad)

@@ -24,11 +24,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 
-from model.release.bundle import BundleInfo, write_bundle
+from model.release.bundle import LEXICAL_FILE, BundleInfo, write_bundle
 from model.release.untrained import golden_scores, untrained_tflite
+from model.text.lexical import LexicalIndex
+from model.text.tokenizer import product_text
 
 GOLDEN_TOLERANCE = 1e-3
 SEED = 11
+# Shipped bundles carry lexical.json (served score = model + weight * BM25): so does the fixture, with its
+# golden candidates as the catalog and a weight large enough to reorder an untrained model's scores.
+LEXICAL_WEIGHT = 0.5
 
 # Hand-written so that a reader can see what the golden replay covers: a description, no description,
 # an empty title, unicode, and a candidate list longer than one.
@@ -56,19 +61,25 @@ GOLDEN_REQUESTS: list[dict[str, Any]] = [
 def build_fixture_bundle(root: Path, preset: str = "tiny") -> BundleInfo:
     """Write the fixture bundle under `root` and return it (idempotent: same content, same id)."""
     tflite, tokenizer = untrained_tflite(SEED, preset)
+    catalog = [
+        product_text(c["title"], c.get("description")) for r in GOLDEN_REQUESTS for c in r["candidates"]
+    ]
+    lexical = LexicalIndex.fit(catalog, weight=LEXICAL_WEIGHT)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.tflite"
         model_path.write_bytes(tflite)
         golden = {
             "tolerance": {"absolute": GOLDEN_TOLERANCE},
             "requests": [
-                {"request": r, "scores": golden_scores(model_path, tokenizer, r)} for r in GOLDEN_REQUESTS
+                {"request": r, "scores": golden_scores(model_path, tokenizer, r, lexical)}
+                for r in GOLDEN_REQUESTS
             ],
         }
         config = {"preset": preset, "seed": SEED, "note": "untrained test fixture"}
         contents: dict[str, bytes | Path] = {
             "model.tflite": model_path,
             "tokenizer.json": tokenizer.to_json().encode(),
+            LEXICAL_FILE: lexical.to_json().encode(),
             "config.json": json.dumps(config, indent=2).encode(),
             "metrics.json": json.dumps({"variants": [], "note": "fixture: not evaluated"}).encode(),
             "golden.json": json.dumps(golden, indent=2, ensure_ascii=False).encode(),

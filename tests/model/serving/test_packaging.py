@@ -87,10 +87,14 @@ def test_image_copies_what_the_runtime_imports() -> None:
         "model/serving/*.py",
     ):
         assert needed in build
-    # The tokenizer's own imports from `model` (its fast path and WordPiece encoder) are copied too.
+    # The tokenizer's and the lexical index's own imports from `model` are copied too.
     tokenizer_imports = {
         m
-        for path in (REPO / "model/text/tokenizer.py", REPO / "model/text/fastpath.py")
+        for path in (
+            REPO / "model/text/tokenizer.py",
+            REPO / "model/text/fastpath.py",
+            REPO / "model/text/lexical.py",
+        )
         for m in re.findall(r"^\s*(?:from|import) (model(?:\.\w+)+)", path.read_text(), re.MULTILINE)
     }
     assert tokenizer_imports
@@ -103,7 +107,12 @@ def test_image_copies_what_the_runtime_imports() -> None:
             re.findall(r"^\s*(?:from|import) (model(?:\.\w+)*)", source.read_text(), re.MULTILINE)
         )
     outside = {m for m in imported if not m.startswith("model.serving")}
-    assert outside <= {"model.release.bundle", "model.text.tokenizer", "model.text.fastpath"}
+    assert outside <= {
+        "model.release.bundle",
+        "model.text.tokenizer",
+        "model.text.fastpath",
+        "model.text.lexical",
+    }
     for module in outside:  # and each of them is in the image
         assert module.replace(".", "/") + ".py" in build, module
 
