@@ -109,7 +109,7 @@ def summarize(name: str, record: RunRecord, wall: float, peak_gib: float) -> lis
     shipped = record.shipped
     lines += [
         f"shipped (chosen on valid): {shipped}, served as model + {record.variant(shipped).fusion_weight:.3g} x BM25",
-        f"  test NDCG@10 fp32 - fp32 (model alone), what the BM25 term adds: {_delta(record, 'fp32', 'fp32 (model alone)')}",
+        f"  test NDCG@10 fp32 - fp32_model_alone, what the BM25 term adds: {_delta(record, 'fp32', 'fp32_model_alone')}",
         f"  test NDCG@10 shipped - BM25: {_delta(record, shipped, 'bm25')} (95 % paired bootstrap CI)",
         f"  test NDCG@10 shipped - {strongest}: {_delta(record, shipped, strongest)}",
         f"  test NDCG@10 shipped - fp32: {_delta(record, shipped, 'fp32')} (target within 1 %)",

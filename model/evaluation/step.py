@@ -7,7 +7,7 @@ Measured, each with the tokenizer and runtime it would be served with:
 - the production bundle, when given: quality per split and whether it saw these queries.
 Every trained ranker is scored as it ships, `model + w * BM25` over the catalog (model/evaluation/
 fusion.py), its w chosen on the selection split (0: the model alone, and the only choice with
-`fusion.enabled: false`); `fp32 (model alone)` shows what the BM25 term adds. The production bundle is
+`fusion.enabled: false`); `fp32_model_alone` shows what the BM25 term adds. The production bundle is
 scored with its own lexical.json (none: the model alone).
 Then the paired-bootstrap deltas the report and the gate read. The gate only ever reads the selection
 split; the test split is computed here once and only reported.
@@ -48,7 +48,7 @@ from model.text.tokenizer import Tokenizer
 
 EVALUATED = ("valid", "test")
 FP32, FP32_TFLITE, PRODUCTION_NAME = "fp32", "fp32_tflite_float32", "production"
-MODEL_ALONE = "fp32 (model alone)"
+MODEL_ALONE = "fp32_model_alone"
 
 
 @dataclass(frozen=True)

@@ -139,11 +139,11 @@ def fusion(record: RunRecord) -> list[str]:
     notes = record.notes.get("fusion", {})
     if not notes.get("enabled"):
         return ["Scores are the model's own (`fusion.enabled: false`).", ""]
-    adds = fmt_delta(record.delta("fp32", "fp32 (model alone)", "test", "ndcg@10"))
+    adds = fmt_delta(record.delta("fp32", "fp32_model_alone", "test", "ndcg@10"))
     return [
         f"Each ranker scores as it ships, model + w × BM25 over the catalog ({notes['documents']} products, "
         f"{notes['terms']} words): w chosen per ranker on the {record.selection_split} split (BM25 w; 0 is "
-        f"the model alone). The BM25 term adds {adds} test NDCG@10 to fp32 (`fp32 (model alone)` below).",
+        f"the model alone). The BM25 term adds {adds} test NDCG@10 to fp32 (`fp32_model_alone` below).",
         "",
     ]
 
