@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from model.config import BaselineConfig
-from model.evaluation.baselines import BASELINES, learn_rewriter, lexical_baselines
+from model.evaluation.baselines import (
+    BASELINES,
+    coverage_then_bm25,
+    learn_rewriter,
+    lexical_baselines,
+    title_coverage,
+)
 from model.evaluation.metrics import ranking_metrics
 
 
@@ -64,7 +71,7 @@ def test_expansion_lets_bm25_find_what_the_query_does_not_say():
     )
     lex = lexical_baselines({"train": TRAIN, "valid": valid, "test": test}, 2.0, BaselineConfig())
     assert set(lex.scores) == set(BASELINES)
-    plain, spelled, expanded = (lex.scores[name]["test"] for name in BASELINES)
+    plain, spelled, expanded = (lex.scores[name]["test"] for name in BASELINES[:3])
     # No product says "snekers" or "sneakers": plain and spell-corrected BM25 tie at 0; expansion ranks
     # the running shoes first.
     assert list(plain) == [0.0] * 4 and list(spelled) == [0.0] * 4
@@ -73,3 +80,43 @@ def test_expansion_lets_bm25_find_what_the_query_does_not_say():
     # The weight is chosen on valid, where every weight ties (2 products: IDF 0): the smallest wins.
     assert lex.expansion_weight == min(BaselineConfig().expansion_weights)
     assert lex.corrections == 1  # "snekers" -> "sneakers" in test
+
+
+def test_title_coverage_is_the_share_of_distinct_query_words_in_the_title():
+    frame = _frame(
+        [
+            ("red running shoes", "Red Running Shoes", "", 3.0),  # 3 of 3
+            ("red running shoes", "running shoes, 2-pack", "", 2.0),  # running, shoes: 2 of 3
+            ("red running shoes", "red sofa", "red running shoes", 0.0),  # red: 1 of 3 (title only)
+            ("red running shoes", "desk lamp", "", 0.0),  # 0 of 3
+            ("shoes shoes", "shoes", "", 1.0),  # one distinct word, in the title: 1 of 1
+        ]
+    )
+    coverage, most = title_coverage(frame)
+    assert coverage == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0, 1.0])
+    assert most == 3
+
+
+def test_coverage_orders_first_and_bm25_only_breaks_its_ties():
+    frame = _frame(
+        [
+            ("red shoes", "red shoes", "", 3.0),  # coverage 1
+            ("red shoes", "shoes", "", 1.0),  # 1/2
+            ("red shoes", "blue shoes", "", 0.0),  # 1/2
+            ("red shoes", "sofa", "red shoes red shoes", 0.0),  # 0: BM25 likes its description
+        ]
+    )
+    bm25 = np.array([1.0, 2.0, 3.0, 9.0])
+    # Range 8, at most 2 words: coverage x 2 x 9 + BM25 = 19, 11, 12, 9.
+    assert list(coverage_then_bm25(frame, bm25)) == pytest.approx([19.0, 11.0, 12.0, 9.0])
+    order = np.argsort(-coverage_then_bm25(frame, bm25))
+    assert list(order) == [0, 2, 1, 3]
+
+
+def test_the_coverage_baseline_runs_with_the_others_on_every_scored_split():
+    valid = _frame([("white sneakers", "white sneakers", "", 3.0), ("white sneakers", "sneakers", "", 0.0)])
+    lex = lexical_baselines({"train": TRAIN, "valid": valid, "test": valid}, 2.0, BaselineConfig())
+    covered = lex.scores["bm25_title_coverage"]
+    assert set(covered) == {"valid", "test"}
+    # Both titles say "sneakers" (IDF 0 over two products, so BM25 ties at 0); only the first says "white".
+    assert covered["valid"][0] > covered["valid"][1]
