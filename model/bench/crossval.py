@@ -191,7 +191,7 @@ def run_fold(
 
 def _line(c: Comparison, confidence: float) -> str:
     return (
-        f"  {c.metric:<8} {c.candidate} {c.model:.4f} vs {c.reference:<18} {c.other:.4f}: "
+        f"  {c.metric:<8} {c.candidate} {c.model:.4f} vs {c.reference:<20} {c.other:.4f}: "
         f"{c.estimate:+.4f} [{c.low:+.4f}, {c.high:+.4f}] ({confidence:.0%} CI, {c.queries} queries)"
     )
 

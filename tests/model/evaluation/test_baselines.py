@@ -113,10 +113,18 @@ def test_coverage_orders_first_and_bm25_only_breaks_its_ties():
     assert list(order) == [0, 2, 1, 3]
 
 
-def test_the_coverage_baseline_runs_with_the_others_on_every_scored_split():
-    valid = _frame([("white sneakers", "white sneakers", "", 3.0), ("white sneakers", "sneakers", "", 0.0)])
+def test_the_coverage_baseline_puts_the_title_that_says_it_all_above_what_bm25_prefers():
+    valid = _frame(
+        [
+            ("white sneakers", "white sneakers", "", 3.0),  # coverage 1
+            # coverage 1/2 (its title lacks "white"), but its description repeats both words.
+            ("white sneakers", "sneakers", "white white white sneakers sneakers", 0.0),
+        ]
+        # Coverage 0. Four of them, so that "white" and "sneakers" (in 2 of 6 products) get a positive IDF.
+        + [("white sneakers", f"{kind} lamp", "", 0.0) for kind in ("desk", "floor", "table", "wall")]
+    )
     lex = lexical_baselines({"train": TRAIN, "valid": valid, "test": valid}, 2.0, BaselineConfig())
-    covered = lex.scores["bm25_title_coverage"]
-    assert set(covered) == {"valid", "test"}
-    # Both titles say "sneakers" (IDF 0 over two products, so BM25 ties at 0); only the first says "white".
-    assert covered["valid"][0] > covered["valid"][1]
+    plain, covered = lex.scores["bm25"]["valid"], lex.scores["bm25_title_coverage"]["valid"]
+    assert set(lex.scores["bm25_title_coverage"]) == {"valid", "test"}
+    assert plain[1] > plain[0]  # BM25 alone ranks the description-stuffed product first
+    assert covered[0] > covered[1] > max(covered[2:])
