@@ -236,8 +236,9 @@ class OptimizeConfig(_Frozen):
 
 class BaselineConfig(_Frozen):
     """The lexical baselines every report shows: BM25 (Lucene defaults), + spelling correction, + query
-    expansion, and title coverage with BM25 ties. Corrections and expansions are learned from the training split only; the expansion
-    weight is chosen on the validation split (model/evaluation/baselines.py)."""
+    expansion, and title coverage with BM25 ties. Corrections and expansions are learned from the
+    training split only; the expansion weight is chosen on the validation split
+    (model/evaluation/baselines.py)."""
 
     k1: float = Field(1.2, gt=0)
     b: float = Field(0.75, ge=0, le=1)

@@ -11,8 +11,9 @@
   query's own words, chosen on the validation split among `expansion_weights`;
 - `bm25_title_coverage`: products ordered first by the share of the query's distinct words their title
   contains, BM25 (title + description) breaking ties: what a shop gets from a title clause boosted by
-  the share of query terms it matches (Lucene's old coordination factor). A title that names everything the shopper typed is the strongest
-  simple signal on short product titles, and BM25's length normalisation alone under-weights it.
+  the share of query terms it matches (Lucene's old coordination factor). A title that names everything
+  the shopper typed is the strongest simple signal on short product titles, and BM25's length
+  normalisation alone under-weights it.
 
 Everything is learned from the training split; the validation split picks the expansion weight and
 which baseline is the strongest, and the test split only reports them, as for the model.
