@@ -7,9 +7,10 @@ the retriever's, products recurring across queries), for 100 and 1,000 candidate
 
 1. the stage breakdown in-process (model/serving/bench_stages.py) next to the raw LiteRT `invoke()`
    floor, at 1 and 2 LiteRT threads, and the product cache's hit rate for several sizes;
-2. wrapper/HTTP: one in-process request (JSON bytes -> predict_raw -> JSON bytes) then one REST call on
-   the same body, alternating, 1 client, so both see the same (shared, noisy) CPUs; wrapper/HTTP is the
-   distribution of (REST - in-process) over the pairs;
+2. the wrapper's cost: one in-process request (JSON bytes -> predict_raw -> JSON bytes) then one REST
+   call on the same body, alternating, 1 client, so both see the same (shared, noisy) CPUs; the wrapper
+   is each REST round trip minus the server's own predict_raw time for that request (its Server-Timing
+   header), with and without the REST fast path (model/serving/rest_fastpath.py);
 3. REST, gRPC (jsonData) and gRPC (strData) through the real seldon-core-microservice at 1 and 4
    concurrent clients, for several gunicorn worker/thread and LiteRT thread settings, with the server's
    own CPU milliseconds per request (all its processes: a figure that a shared machine's load does not
@@ -110,12 +111,21 @@ def paired(
     ranker: RankshipRanker, server: bl.Server, mix: dict[int, list[bytes]], seconds: float
 ) -> dict[str, Any]:
     """In-process (bytes -> predict_raw -> bytes) then REST on the same body, alternating; also the CPU
-    each costs: this process's for in-process, the server's process group's for REST."""
+    each costs: this process's for in-process, the server's process group's for REST.
+
+    The wrapper's own cost is read off each REST answer: the round trip minus the server's `predict_raw`
+    time for that very request (its Server-Timing header), split into the HTTP side (client, loopback TCP,
+    gunicorn: round trip minus the server's whole app time) and the route (Flask or the fast path around
+    `predict_raw`). REST minus the in-process call next to it is kept too: two different calls, so it
+    also holds the model's own jitter between them.
+    """
     out: dict[str, Any] = {}
     for n, bodies in mix.items():
-        rest = bl.rest_client(server.rest_url, bodies)(0)
+        rest = bl.rest_timed_client(server.rest_url, bodies)(0)
         local: list[float] = []
         remote: list[float] = []
+        timings: list[dict[str, float]] = []
+        client_cpu: list[float] = []  # the benchmark client's own CPU in each REST call
         local_cpu = 0.0
         cycle = itertools.cycle(bodies)
         for _ in range(5):  # warm up both
@@ -128,18 +138,31 @@ def paired(
             start, cpu0 = time.perf_counter(), time.process_time()
             jsonio.dumps(ranker.predict_raw(jsonio.loads(body)))
             mid, cpu1 = time.perf_counter(), time.process_time()
-            rest()  # the client walks the same cycle, so it sends this body
-            end = time.perf_counter()
+            timings.append(rest())  # the client walks the same cycle, so it sends this body
+            end, cpu2 = time.perf_counter(), time.process_time()
             local.append(mid - start)
             remote.append(end - mid)
+            client_cpu.append(cpu2 - cpu1)
             local_cpu += cpu1 - cpu0
         server_cpu = server.cpu_seconds() - server_cpu
+        predict = [t["predict"] / 1000.0 for t in timings]
+        app = [t["app"] / 1000.0 for t in timings]
         a, b = bl.stats(local), bl.stats(remote)
         out[str(n)] = {
             "in_process": {**a, "cpu_ms": 1000 * local_cpu / len(local)},
             "rest": {**b, "cpu_ms": 1000 * server_cpu / len(remote)},
+            "served_predict": bl.stats(predict),
+            # Per request: what the wrapper adds to the model's own time, and its two parts.
+            "wrapper": bl.stats([r - p for r, p in zip(remote, predict, strict=True)]),
+            "http": bl.stats([r - q for r, q in zip(remote, app, strict=True)]),
+            "route": bl.stats([q - p for q, p in zip(app, predict, strict=True)]),
+            "client_cpu": bl.stats(client_cpu),
+            # The server's share: also without the client's own CPU time in that round trip.
+            "wrapper_server": bl.stats(
+                [r - p - c for r, p, c in zip(remote, predict, client_cpu, strict=True)]
+            ),
             # Per pair: REST minus in-process on the same body, moments apart.
-            "wrapper": {
+            "rest_minus_local": {
                 **bl.stats([r - q for q, r in zip(local, remote, strict=True)]),
                 "cpu_ms": 1000 * (server_cpu - local_cpu) / len(local),
             },
@@ -247,25 +270,33 @@ def in_process(
 
 
 def print_overall(figures: dict[str, Any]) -> None:
-    """The per-stage table of the default setting: in-process stages, wrapper/HTTP (paired), REST."""
+    """The per-stage table of the default setting: in-process stages, the wrapper (paired), REST."""
     print(
         f"\nper stage at 1 client, {SETTINGS[0][0]} (wall p50 / p99 ms, wall p50 / the invoke floor's p50,"
-        " CPU ms: p50 for the in-process stages, mean for wrapper/HTTP and REST, the server's processes)"
+        " CPU ms: p50 for the in-process stages, mean for REST - in-process and REST, the server's processes; none for the wrapper rows)"
     )
     for n, pair in figures["paired"].items():
         stages = figures["stages"]["litert_1"][n]
         floor = stages["floor"]["p50_ms"]
         rows = [(name, stages[name]) for name in (*bs.STAGES, "floor")]
-        rows += [("wrapper/HTTP", pair["wrapper"])]
-        rows += [("REST total", pair["rest"])]
+        rows += [("served predict_raw", pair["served_predict"]), ("wrapper", pair["wrapper"])]
+        rows += [("  HTTP side", pair["http"]), ("  route", pair["route"])]
+        rows += [("  client's CPU", pair["client_cpu"]), ("wrapper - client", pair["wrapper_server"])]
+        rows += [("REST - in-process", pair["rest_minus_local"]), ("REST total", pair["rest"])]
         print(f"  {n} candidates")
         for name, row in rows:
             label = "raw invoke floor" if name == "floor" else name
             cpu = row.get("cpu_p50_ms", row.get("cpu_ms", float("nan")))
             print(
-                f"    {label:<18} {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f} {row['p50_ms'] / floor:>7.2f}x"
+                f"    {label:<19} {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f} {row['p50_ms'] / floor:>7.2f}x"
                 f" {cpu:>8.2f}"
             )
+    print(
+        "  wrapper = REST round trip - the server's predict_raw time for the same request (Server-Timing);"
+        " HTTP side = client, loopback TCP, gunicorn; route = the fast path (or Flask) around predict_raw;"
+        " client's CPU = this benchmark's own (http.client) CPU time in each round trip, wrapper - client"
+        " = the wrapper without it"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,6 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     with bl.serving(args.bundle, SETTINGS[0][1], {"RANKSHIP_LITERT_THREADS": "1"}) as server:
         figures["paired"] = paired(ranker, server, mix, args.seconds)
     print_overall(figures)
+    # The same through Flask only: what the fast path (model/serving/rest_fastpath.py) saves.
+    flask_only = {"RANKSHIP_LITERT_THREADS": "1", "RANKSHIP_REST_FAST_PATH": "0"}
+    with bl.serving(args.bundle, SETTINGS[0][1], flask_only) as server:
+        figures["paired_flask"] = paired(ranker, server, mix, args.seconds)
+    for n, pair in figures["paired_flask"].items():
+        fast = figures["paired"][n]
+        print(
+            f"  {n} candidates, RANKSHIP_REST_FAST_PATH=0 (every request through Flask): wrapper"
+            f" {pair['wrapper']['p50_ms']:.2f} / {pair['wrapper']['p99_ms']:.2f} ms, route"
+            f" {pair['route']['p50_ms']:.2f} / {pair['route']['p99_ms']:.2f} ms (fast path: wrapper"
+            f" {fast['wrapper']['p50_ms']:.2f} / {fast['wrapper']['p99_ms']:.2f}, route"
+            f" {fast['route']['p50_ms']:.2f} / {fast['route']['p99_ms']:.2f})"
+        )
     chosen = [int(i) for i in args.settings.split(",")]
     figures["served"] = served(args.bundle, mix, grpc_messages(payloads), args.seconds, chosen)
     for n in mix:

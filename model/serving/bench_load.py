@@ -1,12 +1,13 @@
 """The served half of `make bench-serve`: the real microservice, and clients that replay a request mix.
 
-Every client walks the mix from its own offset with one kept-alive connection, so concurrent clients
-send different requests (as a search front end does) and the server's product cache sees the mix's
+Every client walks the mix from its own offset over its own connection, so concurrent clients send
+different requests (as a search front end does) and the server's product cache sees the mix's
 recurrence, not one request repeated.
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import os
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import requests
-import urllib3
 
 Call = Callable[[], None]
 
@@ -35,22 +36,65 @@ def stats(latencies_s: Sequence[float], wall_s: float | None = None) -> dict[str
     return out
 
 
+def _rest_caller(url: str, bodies: Sequence[bytes], offset: int) -> Callable[[], Any]:
+    """One client's connection: a call POSTs the next body and returns the answer (status checked).
+
+    http.client, the standard library's HTTP/1.1 client that urllib3 and requests build on: the client
+    shares the 2 cores with the server, and it costs ~0.63 ms of CPU a request against urllib3's ~0.93
+    (100 candidates, measured 2026-12-03), so less of the harness shows up in the server's figures. The
+    benchmark prints the client's own CPU per request next to the wrapper's figures.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    cycle = itertools.islice(itertools.cycle(bodies), offset, None)
+
+    def call() -> Any:
+        # gunicorn's sync worker closes each connection; http.client opens the next one itself.
+        connection.request("POST", path, body=next(cycle), headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"REST {response.status}: {data[:200]!r}")
+        return response
+
+    return call
+
+
 def rest_client(url: str, bodies: Sequence[bytes]) -> Callable[[int], Call]:
-    """urllib3, one kept-alive connection per client: less client CPU than `requests` on 2 cores."""
-    parts = urllib3.util.parse_url(url)
-    host, path = parts.host or "127.0.0.1", parts.path or "/"
+    """A client factory: `make(offset)` walks the mix from `offset` over one connection."""
 
     def make(offset: int) -> Call:
-        pool = urllib3.HTTPConnectionPool(host, parts.port, maxsize=1)
-        headers = {"Content-Type": "application/json"}
-        cycle = itertools.islice(itertools.cycle(bodies), offset, None)
+        post = _rest_caller(url, bodies, offset)
 
         def call() -> None:
-            response = pool.urlopen("POST", path, body=next(cycle), headers=headers, retries=False)
-            if response.status != 200:
-                raise RuntimeError(f"REST {response.status}: {response.data[:200]!r}")
+            post()
 
         return call
+
+    return make
+
+
+def server_timing(header: str | None) -> dict[str, float]:
+    """`Server-Timing: predict;dur=5.1, app;dur=5.6;desc="fast path"` -> {"predict": 5.1, "app": 5.6}
+    (ms); {} if absent."""
+    out: dict[str, float] = {}
+    for part in (header or "").split(","):
+        name, *params = part.strip().split(";")
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "dur" and name:
+                out[name] = float(value)
+    return out
+
+
+def rest_timed_client(url: str, bodies: Sequence[bytes]) -> Callable[[int], Callable[[], dict[str, float]]]:
+    """Like rest_client, but each call returns the answer's Server-Timing (model/serving/rest_errors.py)."""
+
+    def make(offset: int) -> Callable[[], dict[str, float]]:
+        call = _rest_caller(url, bodies, offset)
+        return lambda: server_timing(call().getheader("Server-Timing"))
 
     return make
 

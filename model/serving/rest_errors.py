@@ -7,7 +7,12 @@ UTF-8, a 404/405, a body nested too deeply for the JSON parser. Seldon registers
 
 - checks prediction requests before Seldon parses them (size, content type, UTF-8, JSON) and answers
   400/413/415 with a message naming the problem, and
-- maps the remaining parse errors and HTTP errors to their 4xx status in Seldon's error format.
+- maps the remaining parse errors and HTTP errors to their 4xx status in Seldon's error format,
+- and reports, in a `Server-Timing` header on every prediction answer, how long the model's
+  `predict_raw` took (`predict`) and the whole request inside the app (`app`: checks, parse, Seldon,
+  predict, serialise; `desc` names the route, "fast path" (rest_fastpath.py) or "flask"), so a client
+  (and `make bench-serve`) can tell the model's time from the wrapper's and the network's on the very
+  same request.
 
 Rejections here never reach `predict_raw`, so the model counts them and reports them with its next
 prediction's metrics (Seldon gives blueprints no handle on its metrics registry).
@@ -16,9 +21,10 @@ prediction's metrics (Seldon gives blueprints no handle on its metrics registry)
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2
@@ -26,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from model.serving import jsonio
 from model.serving.contract import BadRequest
+from model.serving.rest_fastpath import FastPredict
 
 if TYPE_CHECKING:
     from model.serving.seldon_model import RankshipRanker
@@ -111,6 +118,10 @@ def _use_jsonio(app: Flask) -> None:
     app.json = JsonProvider(app)
 
 
+def _install_fast_path(app: Flask, model: RankshipRanker, hooks: set[Any]) -> None:
+    app.wsgi_app = FastPredict(app, model, hooks)  # type: ignore[method-assign]
+
+
 def blueprint(model: RankshipRanker) -> Blueprint:
     """The `model_error_handler` that Seldon registers on its REST app (which also gets `JsonProvider`)."""
     bp = Blueprint("rankship_errors", __name__)
@@ -127,6 +138,9 @@ def blueprint(model: RankshipRanker) -> Blueprint:
     def check_request() -> Any:
         if request.endpoint not in (PREDICT_ENDPOINT, FEEDBACK_ENDPOINT):
             return None
+        if request.endpoint == PREDICT_ENDPOINT:
+            g.rankship_start = time.perf_counter()
+            model.forget_predict_ms()
         limit = model.max_request_bytes
         # werkzeug enforces this while reading a chunked body that has no Content-Length.
         current_app.config["MAX_CONTENT_LENGTH"] = limit
@@ -135,6 +149,17 @@ def blueprint(model: RankshipRanker) -> Blueprint:
         except BadRequest as e:
             return reject(e)
         return None
+
+    @bp.after_app_request
+    def server_timing(response: Response) -> Response:
+        start = g.get("rankship_start")
+        if start is not None:
+            parts = [f'app;dur={(time.perf_counter() - start) * 1000.0:.3f};desc="flask"']
+            predict_ms = model.last_predict_ms()
+            if predict_ms is not None:  # None: rejected before the model saw it
+                parts.insert(0, f"predict;dur={predict_ms:.3f}")
+            response.headers["Server-Timing"] = ", ".join(parts)
+        return response
 
     @bp.after_app_request
     def feedback_status(response: Response) -> Response:
@@ -164,4 +189,6 @@ def blueprint(model: RankshipRanker) -> Blueprint:
         error = BadRequest("http_error", f"{request.method} {request.path}: {e.name}", code)
         return jsonify(model.error_body(error)), code
 
+    hooks = {check_request, server_timing, feedback_status}
+    bp.record_once(lambda state: _install_fast_path(state.app, model, hooks))
     return bp

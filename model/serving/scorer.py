@@ -124,7 +124,7 @@ class Scorer:
             try:
                 self.lexical = LexicalIndex.from_json(
                     lexical_path.read_text(encoding="utf-8"), str(lexical_path)
-                )
+                ).with_cache(cache_entries)
             except (OSError, UnicodeDecodeError) as e:
                 raise ModelError(f"{lexical_path}: unreadable: {e}") from e
             except LexicalError as e:

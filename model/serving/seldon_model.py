@@ -82,6 +82,8 @@ class RankshipRanker:
         self._feedback_rejected: Counter[str] = Counter()
         self._score_edges = settings.score_buckets  # the bundle's own edges once loaded
         self._offline_pending: list[telemetry.Metric] = []  # its offline histogram, sent once per process
+        # This thread's last predict_raw time: REST reports it in Server-Timing (rest_errors).
+        self._timing = threading.local()
         # Seldon registers this blueprint on its Flask app (see model.serving.rest_errors).
         self.model_error_handler = rest_errors.blueprint(self)
 
@@ -215,7 +217,17 @@ class RankshipRanker:
             self.count_rejected("internal", 500)
             raise
         body["meta"]["metrics"] = metrics + self._take_rejected()
-        return json_to_seldon_message(body) if is_proto else body
+        answer = json_to_seldon_message(body) if is_proto else body
+        self._timing.predict_ms = (time.perf_counter() - start) * 1000.0
+        return answer
+
+    def last_predict_ms(self) -> float | None:
+        """How long this thread's most recent `predict_raw` took (ms), or None if it has run none."""
+        return getattr(self._timing, "predict_ms", None)
+
+    def forget_predict_ms(self) -> None:
+        """Forget it, so a request that fails before predict_raw does not report the previous time."""
+        self._timing.predict_ms = None
 
     # -- feedback (model.serving.feedback) -------------------------------------------------------------
     def send_feedback_raw(self, msg: prediction_pb2.Feedback) -> prediction_pb2.SeldonMessage:

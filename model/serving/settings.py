@@ -11,6 +11,7 @@
 | RANKSHIP_METRICS_FLUSH_MS   | 200          | Seldon metrics written every this often (0: in each request) |
 | RANKSHIP_SCORE_BUCKETS      | -8,-7,...,8  | score histogram edges for bundles without score_histogram.json |
 | RANKSHIP_INTERLEAVE_CHILD   | 0            | 1: a child of the interleaving combiner, which counts feedback |
+| RANKSHIP_REST_FAST_PATH     | 1            | 0: every REST prediction through Flask (see rest_fastpath.py) |
 | RANKSHIP_DRAIN_SECONDS      | 20           | after SIGTERM, how long requests in flight may take to finish |
 """
 
@@ -37,7 +38,8 @@ class ServingSettings:
     max_text_chars: int = 8192
     max_request_bytes: int = 4 * 1024 * 1024
     litert_threads: int = 1
-    # ~1.5 KB per entry (16 words): 20,000 entries ~ 30 MB per process. See docs/serving.md.
+    # ~1.5 KB per entry for the tokens (16 words) and ~1 KB for BM25's word counts: 20,000 entries ~ 50 MB
+    # per process. See docs/serving.md.
     product_cache: int = 20_000
     # Off the request path, in batches (model/serving/metrics_batch.py); 0 keeps Seldon's per-request writes.
     metrics_flush_ms: int = 200
@@ -45,6 +47,8 @@ class ServingSettings:
     # quantiles) win, so that its live scores are compared with its own offline ones.
     score_buckets: tuple[float, ...] = field(default=DEFAULT_SCORE_BUCKETS)
     interleave_child: bool = False
+    # Well-formed REST predictions skip Flask (model/serving/rest_fastpath.py); 0 sends all through it.
+    rest_fast_path: bool = True
     # Below Kubernetes' grace period (the specs set it to this plus a margin), so a stop is never a SIGKILL.
     drain_seconds: int = 20
 
@@ -66,6 +70,7 @@ class ServingSettings:
             metrics_flush_ms=_int(env, "RANKSHIP_METRICS_FLUSH_MS", defaults.metrics_flush_ms, minimum=0),
             score_buckets=_buckets(env, "RANKSHIP_SCORE_BUCKETS", defaults.score_buckets),
             interleave_child=_flag(env, "RANKSHIP_INTERLEAVE_CHILD"),
+            rest_fast_path=_flag(env, "RANKSHIP_REST_FAST_PATH", default=True),
             drain_seconds=_int(env, "RANKSHIP_DRAIN_SECONDS", defaults.drain_seconds),
         )
 
@@ -98,8 +103,8 @@ def _buckets(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> t
     return edges
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "0").strip()
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name, "1" if default else "0").strip()
     if raw not in ("0", "1"):
         raise SettingsError(f"{name}={raw!r}: must be 0 or 1")
     return raw == "1"

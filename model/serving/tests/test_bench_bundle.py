@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from model.serving.bench import describe_bundle
+from model.serving.bench_load import server_timing
 
 
 def test_a_shipped_bundle_is_described_from_the_figures_beside_it(tmp_path: Path) -> None:
@@ -28,3 +29,9 @@ def test_the_fixture_is_announced_and_a_bundle_without_figures_is_not_a_crash(tm
     bare = tmp_path / "bare"
     bare.mkdir()
     assert "no metrics.json beside it" in describe_bundle(bare)
+
+
+def test_the_server_timing_header_is_read_as_milliseconds() -> None:
+    header = 'predict;dur=5.125, app;dur=5.6;desc="fast path"'
+    assert server_timing(header) == {"predict": 5.125, "app": 5.6}
+    assert server_timing(None) == {} and server_timing("cache;desc=hit") == {}

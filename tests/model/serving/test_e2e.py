@@ -41,6 +41,21 @@ def test_health_reflects_the_verified_bundle(server: ServingProcess, bundle: Bun
     assert (status.json()["model_version"], status.json()["bundle_id"]) == (bundle.version, bundle.bundle_id)
 
 
+def test_rest_predictions_take_the_fast_path_and_say_how_long_the_model_took(server: ServingProcess) -> None:
+    request = {"query": "red shoe", "candidates": [{"id": "a", "title": "red shoe"}]}
+    timing = requests.post(server.url + PREDICT, json={"jsonData": request}, timeout=10).headers[
+        "Server-Timing"
+    ]
+    # predict_raw's own time, then the app's around it (model/serving/rest_fastpath.py under gunicorn).
+    assert re.fullmatch(r'predict;dur=[\d.]+, app;dur=[\d.]+;desc="fast path"', timing), timing
+    predict, app = (float(ms) for ms in re.findall(r"dur=([\d.]+)", timing))
+    assert 0 < predict <= app
+    refused = requests.post(
+        server.url + PREDICT, data=b"{}", headers={"Content-Type": "text/plain"}, timeout=10
+    )
+    assert refused.status_code == 415 and "predict" not in refused.headers["Server-Timing"]
+
+
 def test_rest_ranks_like_offline_evaluation_in_every_form(
     server: ServingProcess, bundle: BundleInfo, golden: dict[str, Any]
 ) -> None:

@@ -49,6 +49,17 @@ def test_fusion_adds_the_weighted_bm25_and_weight_0_is_the_model_alone() -> None
     assert fused[0] == pytest.approx(0.5 + 2.0 * math.log(2), rel=1e-6) and fused[1] == 0.25
 
 
+def test_the_serving_cache_gives_exactly_the_uncached_scores_and_stays_bounded() -> None:
+    plain, cached = _index(0.5), _index(0.5).with_cache(2)
+    texts = ["red lamp", "oak desk lamp lamp", "red lamp", "Lamp, red", "oak"]
+    for query in ("red lamp", "lamp lamp oak", "zebra red"):
+        np.testing.assert_array_equal(cached.scores(query, texts), plain.scores(query, texts))  # bit for bit
+    # Two entries, least recently used first out: after the last request, "Lamp, red" and "oak".
+    assert list(cached._texts) == ["Lamp, red", "oak"]
+    assert cached._texts["Lamp, red"][1] == 2  # its number of words, for BM25's length norm
+    assert cached == plain.with_cache(2) and cached.with_weight(1.0).cache_entries == 2
+
+
 def test_max_terms_keeps_the_most_frequent_words() -> None:
     index = LexicalIndex.fit(["red lamp", "red oak lamp", "lamp", "oak desk"], max_terms=2)
     assert dict(index.df) == {"lamp": 3, "oak": 2}  # red ties oak at 2: by word, oak first
