@@ -180,6 +180,15 @@ def run_fold(
         "queries": {s: int(getattr(splits, s)["query_id"].nunique()) for s in ("train", "valid", "test")},
         "strongest": strongest,
         "fusion_weight": weight,
+        # What a choice between configs may look at (this fold's validation split), never the test fold.
+        "valid_ndcg@10": {
+            MODEL: float(per_query_metrics(splits.valid, scores["valid"], 10, relevant)["ndcg@10"].mean()),
+            HYBRID: float(
+                per_query_metrics(
+                    splits.valid, scores["valid"] + weight * catalog_bm25["valid"], 10, relevant
+                )["ndcg@10"].mean()
+            ),
+        },
         "best_epoch": int(trained.ranker.best_epoch),
         "seconds": round(time.perf_counter() - start, 1),
         "test_ndcg@10": {
@@ -242,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             f"fold {i}: train/valid/test {info['queries']['train']}/{info['queries']['valid']}/"
             f"{info['queries']['test']} queries, test NDCG@10 model {ndcg[MODEL]:.4f}, "
             f"{HYBRID} {ndcg[HYBRID]:.4f} (w {info['fusion_weight']:.3g}), BM25 {ndcg['bm25']:.4f}, "
-            f"strongest on valid {info['strongest']} {ndcg[info['strongest']]:.4f} ({info['seconds']:.0f} s)",
+            f"strongest on valid {info['strongest']} {ndcg[info['strongest']]:.4f}; valid NDCG@10 model"
+            f" {info['valid_ndcg@10'][MODEL]:.4f}, {HYBRID} {info['valid_ndcg@10'][HYBRID]:.4f}"
+            f" ({info['seconds']:.0f} s)",
             flush=True,
         )
     pooled = pd.concat(parts)
@@ -253,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         *compare(pooled, HYBRID, [*lexical, MODEL], ev.bootstrap_samples, ev.confidence, cfg.data.seed),
     ]
     wall = time.perf_counter() - start
-    print(f"\npooled test folds ({len(pooled)} queries, paired bootstrap over queries, {wall:.0f} s):")
+    valid = {n: float(np.mean([f["valid_ndcg@10"][n] for f in folds])) for n in (MODEL, HYBRID)}
+    print(f"\nmean of the folds' validation NDCG@10 (to choose between configs): {valid}")
+    print(f"pooled test folds ({len(pooled)} queries, paired bootstrap over queries, {wall:.0f} s):")
     for c in comparisons:
         print(_line(c, ev.confidence))
     for name in (MODEL, HYBRID):

@@ -9,8 +9,9 @@ UTF-8, a 404/405, a body nested too deeply for the JSON parser. Seldon registers
   400/413/415 with a message naming the problem, and
 - maps the remaining parse errors and HTTP errors to their 4xx status in Seldon's error format,
 - and reports, in a `Server-Timing` header on every prediction answer, how long the model's
-  `predict_raw` took (`predict`) and the whole request inside the app (`app`: checks, parse, Seldon,
-  predict, serialise; `desc` names the route, "fast path" (rest_fastpath.py) or "flask"), so a client
+  `predict_raw` took (`predict`) and the whole request inside the app (`app`: from the WSGI layer's
+  entry through checks, parse, Seldon, predict and serialise, for Flask up to its last hooks; `desc`
+  names the route, "fast path" (rest_fastpath.py) or "flask"), so a client
   (and `make bench-serve`) can tell the model's time from the wrapper's and the network's on the very
   same request.
 
@@ -24,7 +25,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2
@@ -32,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 
 from model.serving import jsonio
 from model.serving.contract import BadRequest
-from model.serving.rest_fastpath import FastPredict
+from model.serving.rest_fastpath import START_KEY, FastPredict
 
 if TYPE_CHECKING:
     from model.serving.seldon_model import RankshipRanker
@@ -139,7 +140,6 @@ def blueprint(model: RankshipRanker) -> Blueprint:
         if request.endpoint not in (PREDICT_ENDPOINT, FEEDBACK_ENDPOINT):
             return None
         if request.endpoint == PREDICT_ENDPOINT:
-            g.rankship_start = time.perf_counter()
             model.forget_predict_ms()
         limit = model.max_request_bytes
         # werkzeug enforces this while reading a chunked body that has no Content-Length.
@@ -152,7 +152,8 @@ def blueprint(model: RankshipRanker) -> Blueprint:
 
     @bp.after_app_request
     def server_timing(response: Response) -> Response:
-        start = g.get("rankship_start")
+        # From the WSGI layer's entry (rest_fastpath), so Flask's own context and routing count too.
+        start = request.environ.get(START_KEY) if request.endpoint == PREDICT_ENDPOINT else None
         if start is not None:
             parts = [f'app;dur={(time.perf_counter() - start) * 1000.0:.3f};desc="flask"']
             predict_ms = model.last_predict_ms()

@@ -11,8 +11,8 @@ machine (`make bench-serve`, wrapper/HTTP rows; docs/serving.md).
 Everything else — form fields, multipart, a body that is not UTF-8 JSON or not an object, too large or
 chunked, other paths and methods, CORS requests — goes to Flask unchanged (with the body it read put
 back), so every bad input keeps the 4xx answer and message that rest_errors gives it. The layer turns
-itself off, logging why, when the app has request hooks it does not know (Seldon's `--tracing` adds
-some), when Seldon passes payloads through undecoded (PAYLOAD_PASSTHROUGH), or when Seldon's `Predict`
+itself off, logging why, when the app has request hooks or Flask signal receivers it does not know
+(Seldon's `--tracing` adds hooks; Sentry or prometheus-flask-exporter connect to signals), when Seldon passes payloads through undecoded (PAYLOAD_PASSTHROUGH), or when Seldon's `Predict`
 view no longer holds `user_model` and `seldon_metrics` (a seldon-core other than the pinned 1.17.1);
 RANKSHIP_REST_FAST_PATH=0 turns it off by hand.
 """
@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import flask
 import orjson
 from flask import Flask
 from seldon_core import seldon_methods, wrapper
@@ -40,6 +41,16 @@ logger = logging.getLogger(__name__)
 
 PATHS = frozenset({"/api/v1.0/predictions", "/api/v0.1/predictions", "/predict"})  # seldon_core/wrapper.py
 PREDICT_VIEW = "Predict"
+START_KEY = "rankship.start"  # the WSGI environ key of the request's arrival (perf_counter seconds)
+# Flask signals that extensions (Sentry, prometheus-flask-exporter...) hook into; Flask alone sends them.
+# Without blinker (Flask 2.2 makes it optional; the serving lock has none) nothing can connect to them.
+_SIGNALS_ON = bool(getattr(flask.signals, "signals_available", True))
+SIGNALS = (
+    flask.request_started,
+    flask.request_finished,
+    flask.got_request_exception,
+    flask.request_tearing_down,
+)
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -72,9 +83,16 @@ class FastPredict:
     def _resolve(self) -> tuple[Any, Any] | None:
         """On the first request (the routes exist by then): the route, or None with the reason logged."""
         app = self.flask_app
-        hooks = [*app.before_request_funcs.get(None, []), *app.after_request_funcs.get(None, [])]
+        hooks = [
+            *(f for fs in app.before_request_funcs.values() for f in fs),
+            *(f for fs in app.after_request_funcs.values() for f in fs),
+            *(f for fs in app.teardown_request_funcs.values() for f in fs),
+            *(r for signal in SIGNALS if _SIGNALS_ON for r in signal.receivers_for(app)),
+        ]
         unknown = [getattr(h, "__qualname__", repr(h)) for h in hooks if h not in self.known_hooks]
-        unknown = [h for h in unknown if not h.startswith("make_after_request_function")]  # flask-cors
+        # flask-cors: Seldon's own `CORS(app)`, defaults (origins "*", always_send), whose only header on
+        # a request without `Origin` is `Access-Control-Allow-Origin: *`, which the fast path sends too.
+        unknown = [h for h in unknown if not h.startswith("make_after_request_function")]
         why = ""
         if not self.model.settings.rest_fast_path:
             why = "RANKSHIP_REST_FAST_PATH=0"
@@ -93,23 +111,23 @@ class FastPredict:
         """The body length when this request may take the fast path, else -1."""
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") not in PATHS:
             return -1
-        if environ.get("QUERY_STRING") or "HTTP_ORIGIN" in environ:
-            return -1
+        if environ.get("QUERY_STRING") or "HTTP_ORIGIN" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+            return -1  # a chunked body may also carry a Content-Length: only Flask reads it whole
         if environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "application/json":
             return -1
         raw = environ.get("CONTENT_LENGTH") or ""
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True
             return -1
         length = int(raw)
         return length if 0 < length <= self.model.max_request_bytes else -1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start = environ[START_KEY] = time.perf_counter()
         if not self._decided:
             self._route, self._decided = self._resolve(), True
         length = self._eligible(environ) if self._route else -1
         if length < 0:
             return self.inner(environ, start_response)
-        start = time.perf_counter()
         body = environ["wsgi.input"].read(length)
         try:
             message = orjson.loads(body)
@@ -125,16 +143,19 @@ class FastPredict:
             status = 200
             if isinstance(answer, dict) and isinstance(answer.get("status"), dict):
                 status = int(answer["status"].get("code", 200))
+            out = jsonio.dumps(answer) + b"\n"  # byte for byte what rest_errors.JsonProvider writes
         except SeldonMicroserviceException as error:  # as wrapper.handle_invalid_usage answers it
             logger.error("%s", error.to_dict())
-            answer, status = error.to_dict(), error.status_code
-        except Exception as e:  # a model bug: Seldon's own 500 (wrapper.handle_generic_exception)
+            out, status = jsonio.dumps(error.to_dict()) + b"\n", error.status_code
+        # Anything else is a model bug: Seldon's own 500 (wrapper.handle_generic_exception). (Flask's
+        # route would map a JSON/UTF-8/HTTP error raised inside predict_raw to 4xx; the contract turns
+        # bad input into a `status` answer before any of those could be raised.)
+        except Exception as e:
             error = SeldonMicroserviceException(
                 message=str(e), status_code=500, reason="MICROSERVICE_INTERNAL_ERROR"
             )
             logger.error("%s", error.to_dict())
-            answer, status = error.to_dict(), 500
-        out = jsonio.dumps(answer) + b"\n"  # byte for byte what rest_errors.JsonProvider writes
+            out, status = jsonio.dumps(error.to_dict()) + b"\n", 500
         timing = f'app;dur={(time.perf_counter() - start) * 1000.0:.3f};desc="fast path"'
         predict_ms = self.model.last_predict_ms()
         if predict_ms is not None:

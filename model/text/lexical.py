@@ -50,6 +50,39 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+class _CountsCache:
+    """Word counts of recently scored product texts, least recently used out first, bounded twice: at most
+    `entries` texts and `entries * WORDS_PER_ENTRY` words in all, and texts of more than `MAX_WORDS` words
+    (a title may be 8,192 characters) are scored without being kept. So the cache stays within ~1 KB per
+    entry (~20 MB at 20,000) whatever the texts. Callers hold `lock` around `counts`."""
+
+    WORDS_PER_ENTRY = 16  # a product text is a title and the first description words
+    MAX_WORDS = 64
+
+    def __init__(self, entries: int) -> None:
+        self.entries, self.words = entries, 0
+        self.texts: OrderedDict[str, tuple[Counter[str], int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[type[_CountsCache], tuple[int]]:
+        return _CountsCache, (self.entries,)  # copies and pickles start empty (a lock does not pickle)
+
+    def counts(self, text: str) -> tuple[Counter[str], int]:
+        """(count of each word, number of words) of `text`."""
+        found = self.texts.get(text) if self.entries else None
+        if found is not None:
+            self.texts.move_to_end(text)
+            return found
+        tokens = words(text)
+        found = (Counter(tokens), len(tokens))
+        if self.entries and len(tokens) <= self.MAX_WORDS:
+            self.texts[text] = found
+            self.words += len(tokens)
+            while len(self.texts) > self.entries or self.words > self.entries * self.WORDS_PER_ENTRY:
+                self.words -= self.texts.popitem(last=False)[1][1]
+        return found
+
+
 @dataclass(frozen=True)
 class LexicalIndex:
     """Catalog statistics for BM25 and the weight of its score in the shipped ranker."""
@@ -61,14 +94,14 @@ class LexicalIndex:
     k1: float = K1
     b: float = B
     # Serving: the word counts of this many recently scored product texts (0: none). Candidates recur
-    # across requests in a shop; a hit skips the regex and the count (0.54 -> 0.20 ms p50 per 100 candidates,
-    # ~1 KB per entry; `make bench-serve`, bm25 row) and gives exactly the uncached score.
+    # across requests in a shop; a hit skips the regex and the count (0.54 -> 0.20 ms p50 per 100 warm
+    # candidates of the demo mix; docs/serving.md) and gives exactly the uncached score.
     cache_entries: int = field(default=0, compare=False)
     _idf: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-    _texts: OrderedDict[str, tuple[Counter[str], int]] = field(
-        default_factory=OrderedDict, init=False, compare=False, repr=False
-    )
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
+    _cache: _CountsCache = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_cache", _CountsCache(self.cache_entries))
 
     @classmethod
     def fit(cls, texts: Iterable[str], max_terms: int | None = None, weight: float = 0.0) -> LexicalIndex:
@@ -97,21 +130,6 @@ class LexicalIndex:
         """The same index, keeping the word counts of the `entries` most recently scored texts."""
         return dataclasses.replace(self, cache_entries=entries)
 
-    def _counts(self, text: str) -> tuple[Counter[str], int]:
-        """(count of each word, number of words) of a product text; caller holds `_lock` if caching."""
-        if self.cache_entries:
-            found = self._texts.get(text)
-            if found is not None:
-                self._texts.move_to_end(text)
-                return found
-        tokens = words(text)
-        found = (Counter(tokens), len(tokens))
-        if self.cache_entries:
-            self._texts[text] = found
-            if len(self._texts) > self.cache_entries:
-                self._texts.popitem(last=False)
-        return found
-
     def idf(self, word: str) -> float:
         found = self._idf.get(word)
         if found is None:
@@ -127,9 +145,9 @@ class LexicalIndex:
             return out.astype(np.float32)
         weights = {t: c * self.idf(t) for t, c in terms.items()}
         k1, b, average = self.k1, self.b, self.average_length
-        with self._lock:
+        with self._cache.lock:
             for i, text in enumerate(texts):
-                counts, length = self._counts(text)
+                counts, length = self._cache.counts(text)
                 norm = k1 * (1.0 - b + b * length / average)
                 # Words in order of first occurrence, as a Counter of the matching words would give.
                 out[i] = sum(

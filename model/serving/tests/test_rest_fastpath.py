@@ -151,7 +151,7 @@ def test_server_timing_names_the_model_and_the_app(pair: tuple[Any, Any, Countin
 def test_an_exception_is_answered_as_seldon_answers_it(
     bundle: BundleInfo, metrics: SeldonMetrics, error: Exception, status: int, reason: bytes
 ) -> None:
-    answers = []
+    answers, flask_calls = [], []
     for on in (True, False):
         ranker = make_ranker(bundle.path, rest_fast_path=on)
 
@@ -159,7 +159,11 @@ def test_an_exception_is_answered_as_seldon_answers_it(
             raise error
 
         ranker.rank = broken  # type: ignore[method-assign]
-        answers.append(_answer(_app(ranker, metrics).test_client().post(PREDICT, json=GOOD)))
+        app = _app(ranker, metrics)
+        flask_side = Counting(app.wsgi_app)
+        answers.append(_answer(app.test_client().post(PREDICT, json=GOOD)))
+        flask_calls.append(flask_side.calls)
+    assert flask_calls == [0, 1]  # the fast path answered the first
     assert answers[0] == answers[1]
     assert answers[0][0] == status
     assert reason in answers[0][1] and str(error).encode() in answers[0][1]
@@ -180,3 +184,38 @@ def test_off_by_setting(bundle: BundleInfo, metrics: SeldonMetrics) -> None:
     flask_side = Counting(app.wsgi_app)
     assert app.test_client().post(PREDICT, json=GOOD).status_code == 200
     assert flask_side.calls == 1
+
+
+def test_off_when_seldon_passes_payloads_through(
+    bundle: BundleInfo, metrics: SeldonMetrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wrapper, "PAYLOAD_PASSTHROUGH", True)
+    app = _app(make_ranker(bundle.path), metrics)
+    flask_side = Counting(app.wsgi_app)
+    app.test_client().post(PREDICT, json=GOOD)
+    assert flask_side.calls == 1
+
+
+def _environ(**extra: str) -> dict[str, Any]:
+    base = {"REQUEST_METHOD": "POST", "PATH_INFO": PREDICT, "CONTENT_TYPE": JSON, "CONTENT_LENGTH": "10"}
+    return {**base, **extra}
+
+
+@pytest.mark.parametrize(
+    ("extra", "length"),
+    [
+        ({}, 10),
+        ({"PATH_INFO": "/api/v0.1/predictions"}, 10),
+        ({"HTTP_TRANSFER_ENCODING": "chunked"}, -1),  # gunicorn passes Content-Length along with it
+        ({"CONTENT_LENGTH": "1²"}, -1),  # "²".isdigit() is True, int("²") fails
+        ({"CONTENT_LENGTH": "0"}, -1),
+        ({"CONTENT_LENGTH": "4001"}, -1),  # over max_request_bytes: Flask answers 413
+        ({"REQUEST_METHOD": "GET"}, -1),
+        ({"PATH_INFO": "/api/v1.0/feedback"}, -1),
+    ],
+)
+def test_which_requests_may_take_the_fast_path(
+    pair: tuple[Any, Any, Counting], extra: dict[str, str], length: int
+) -> None:
+    fast: FastPredict = pair[0].application.wsgi_app
+    assert fast._eligible(_environ(**extra)) == length

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -55,9 +56,21 @@ def test_the_serving_cache_gives_exactly_the_uncached_scores_and_stays_bounded()
     for query in ("red lamp", "lamp lamp oak", "zebra red"):
         np.testing.assert_array_equal(cached.scores(query, texts), plain.scores(query, texts))  # bit for bit
     # Two entries, least recently used first out: after the last request, "Lamp, red" and "oak".
-    assert list(cached._texts) == ["Lamp, red", "oak"]
-    assert cached._texts["Lamp, red"][1] == 2  # its number of words, for BM25's length norm
+    assert list(cached._cache.texts) == ["Lamp, red", "oak"]
+    assert cached._cache.texts["Lamp, red"][1] == 2  # its number of words, for BM25's length norm
     assert cached == plain.with_cache(2) and cached.with_weight(1.0).cache_entries == 2
+    assert copy.deepcopy(cached)._cache.texts == {}  # a copy starts empty
+
+
+def test_the_serving_cache_is_bounded_in_words_too() -> None:
+    cached = _index().with_cache(4)  # at most 4 texts and 4 x 16 = 64 words
+    long_title = " ".join(f"w{i}" for i in range(65))
+    cached.scores("w1", [long_title])
+    assert cached._cache.texts == {}  # more than 64 words: scored, not kept
+    texts = [" ".join(f"{c}{i}" for i in range(30)) for c in "abc"]  # 30 words each
+    cached.scores("a1 b1 c1", texts)
+    assert list(cached._cache.texts) == texts[1:] and cached._cache.words == 60  # 90 > 64: the oldest out
+    np.testing.assert_array_equal(cached.scores("a1 b1", texts), _index().scores("a1 b1", texts))
 
 
 def test_max_terms_keeps_the_most_frequent_words() -> None:
