@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,12 @@ def serving(bundle: Path, flags: list[str], env: dict[str, str]) -> Iterator[Ser
             proc.pid,
         )
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        os.killpg(proc.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=40)  # the entry point drains within RANKSHIP_DRAIN_SECONDS + 5
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left in the group, orphaned workers too
+        proc.wait(timeout=10)
         time.sleep(1)  # let the workers' ports go
 
 

@@ -23,7 +23,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,32 +36,66 @@ KILL_MARGIN_S = 5.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _on_stop(handler: Callable[[], None]) -> None:
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, lambda *_: handler())
+class StopFlag:
+    """Set by SIGTERM/SIGINT; read by polling loops. The handler takes no lock and runs its action once.
+
+    Python runs a signal handler in the main thread between two bytecodes, possibly inside a lock that
+    thread holds: a handler calling `threading.Event.set` deadlocks when the signal lands while the main
+    thread is inside `Event.wait`'s or `Event.set`'s own lock, e.g. when a gRPC worker gets SIGTERM from
+    a process-group kill and again from its parent's forward (measured: a worker hung for minutes).
+    So the handler only appends to a list, and loops poll it.
+    """
+
+    POLL_S = 0.1
+
+    def __init__(self, action: Callable[[], None] | None = None) -> None:
+        self._fired: list[int] = []
+        self._action = action
+
+    def install(self) -> StopFlag:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        first = not self._fired
+        self._fired.append(signum)
+        if first and self._action is not None:
+            self._action()
+
+    def __bool__(self) -> bool:
+        return bool(self._fired)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until the flag is set or `timeout` passes; True when set."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._fired:
+            left = self.POLL_S if deadline is None else min(self.POLL_S, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            time.sleep(left)
+        return True
 
 
 def _grpc_worker_wait(drain_s: float) -> Callable[[Any], None]:
     """Replaces Seldon's `_wait_forever(server)` in each gRPC worker: wait for a stop signal, then drain."""
 
     def wait(server: Any) -> None:
-        stop = threading.Event()
-        _on_stop(stop.set)
-        stop.wait()
+        StopFlag().install().wait()
         server.stop(grace=drain_s).wait()
 
     return wait
 
 
 def _grpc_parent(target: Callable[[], None]) -> Callable[[], None]:
-    """The gRPC parent forks the workers and joins them; a stop signal is passed on to each."""
+    """The gRPC parent forks the workers and joins them; the first stop signal is passed on to each."""
 
     def run() -> None:
         def forward() -> None:
             for child in microservice.mp.active_children():
                 os.kill(child.pid, signal.SIGTERM)
 
-        _on_stop(forward)
+        StopFlag(forward).install()
         target()
 
     return run
@@ -73,7 +106,7 @@ class Supervisor:
 
     def __init__(self, drain_s: float) -> None:
         self.drain_s = drain_s
-        self.stopping = threading.Event()
+        self.stopping = StopFlag()
         self.children: dict[str, Any] = {}
 
     def start(self, name: str, target: Callable[[], None]) -> None:
@@ -126,7 +159,7 @@ def start_servers(drain_s: float) -> Callable[..., None]:
     ) -> None:
         supervisor = Supervisor(drain_s)
         # Before the first fork: a SIGTERM during start-up must not kill the supervisor alone.
-        _on_stop(supervisor.stopping.set)
+        supervisor.stopping.install()
         for name, target in (("rest", rest), ("grpc", grpc), ("custom", custom), ("metrics", metrics)):
             if target is not None:
                 supervisor.start(name, _grpc_parent(target) if name == "grpc" else target)
