@@ -145,6 +145,8 @@ class LexicalIndex:
             return out.astype(np.float32)
         weights = {t: c * self.idf(t) for t, c in terms.items()}
         k1, b, average = self.k1, self.b, self.average_length
+        # One lock for the request, misses' regex included: the GIL serialises that work anyway, and the
+        # scorer's LiteRT invoke, which dominates, is one at a time too.
         with self._cache.lock:
             for i, text in enumerate(texts):
                 counts, length = self._cache.counts(text)
