@@ -22,7 +22,6 @@ prediction's metrics (Seldon gives blueprints no handle on its metrics registry)
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -33,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from model.serving import jsonio
 from model.serving.contract import BadRequest
-from model.serving.rest_fastpath import START_KEY, FastPredict
+from model.serving.rest_fastpath import START_KEY, FastPredict, timing_header
 
 if TYPE_CHECKING:
     from model.serving.seldon_model import RankshipRanker
@@ -154,12 +153,8 @@ def blueprint(model: RankshipRanker) -> Blueprint:
     def server_timing(response: Response) -> Response:
         # From the WSGI layer's entry (rest_fastpath), so Flask's own context and routing count too.
         start = request.environ.get(START_KEY) if request.endpoint == PREDICT_ENDPOINT else None
-        if start is not None:
-            parts = [f'app;dur={(time.perf_counter() - start) * 1000.0:.3f};desc="flask"']
-            predict_ms = model.last_predict_ms()
-            if predict_ms is not None:  # None: rejected before the model saw it
-                parts.insert(0, f"predict;dur={predict_ms:.3f}")
-            response.headers["Server-Timing"] = ", ".join(parts)
+        if start is not None:  # no `predict` part when the request was refused before the model
+            response.headers["Server-Timing"] = timing_header(start, model.last_predict_ms(), "flask")
         return response
 
     @bp.after_app_request

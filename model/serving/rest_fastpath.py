@@ -12,9 +12,10 @@ Everything else — form fields, multipart, a body that is not UTF-8 JSON or not
 chunked, other paths and methods, CORS requests — goes to Flask unchanged (with the body it read put
 back), so every bad input keeps the 4xx answer and message that rest_errors gives it. The layer turns
 itself off, logging why, when the app has request hooks or Flask signal receivers it does not know
-(Seldon's `--tracing` adds hooks; Sentry or prometheus-flask-exporter connect to signals), when Seldon passes payloads through undecoded (PAYLOAD_PASSTHROUGH), or when Seldon's `Predict`
-view no longer holds `user_model` and `seldon_metrics` (a seldon-core other than the pinned 1.17.1);
-RANKSHIP_REST_FAST_PATH=0 turns it off by hand.
+(Seldon's `--tracing` adds hooks; Sentry or prometheus-flask-exporter connect to signals), when Seldon
+passes payloads through undecoded (PAYLOAD_PASSTHROUGH), or when Seldon's `Predict` view no longer holds
+`user_model` and `seldon_metrics` (a seldon-core other than the pinned 1.17.1); RANKSHIP_REST_FAST_PATH=0
+turns it off by hand.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ SIGNALS = (
 )
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def timing_header(start: float, predict_ms: float | None, route: str) -> str:
+    """`Server-Timing` of a prediction: predict_raw's own time (when it ran) and the app's since `start`."""
+    timing = f'app;dur={(time.perf_counter() - start) * 1000.0:.3f};desc="{route}"'
+    return timing if predict_ms is None else f"predict;dur={predict_ms:.3f}, {timing}"
 
 
 def _status_line(status: int) -> str:
@@ -144,26 +151,24 @@ class FastPredict:
             if isinstance(answer, dict) and isinstance(answer.get("status"), dict):
                 status = int(answer["status"].get("code", 200))
             out = jsonio.dumps(answer) + b"\n"  # byte for byte what rest_errors.JsonProvider writes
-        except SeldonMicroserviceException as error:  # as wrapper.handle_invalid_usage answers it
-            logger.error("%s", error.to_dict())
-            out, status = jsonio.dumps(error.to_dict()) + b"\n", error.status_code
-        # Anything else is a model bug: Seldon's own 500 (wrapper.handle_generic_exception). (Flask's
-        # route would map a JSON/UTF-8/HTTP error raised inside predict_raw to 4xx; the contract turns
-        # bad input into a `status` answer before any of those could be raised.)
         except Exception as e:
-            error = SeldonMicroserviceException(
-                message=str(e), status_code=500, reason="MICROSERVICE_INTERNAL_ERROR"
+            # A SeldonMicroserviceException is answered as wrapper.handle_invalid_usage does; anything
+            # else is a model bug, Seldon's own 500 (wrapper.handle_generic_exception). (Flask's route
+            # would map a JSON/UTF-8/HTTP error raised inside predict_raw to 4xx; the contract turns bad
+            # input into a `status` answer before any of those could be raised.)
+            error = (
+                e
+                if isinstance(e, SeldonMicroserviceException)
+                else SeldonMicroserviceException(
+                    message=str(e), status_code=500, reason="MICROSERVICE_INTERNAL_ERROR"
+                )
             )
             logger.error("%s", error.to_dict())
-            out, status = jsonio.dumps(error.to_dict()) + b"\n", 500
-        timing = f'app;dur={(time.perf_counter() - start) * 1000.0:.3f};desc="fast path"'
-        predict_ms = self.model.last_predict_ms()
-        if predict_ms is not None:
-            timing = f"predict;dur={predict_ms:.3f}, {timing}"
+            out, status = jsonio.dumps(error.to_dict()) + b"\n", error.status_code
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(out))),
-            ("Server-Timing", timing),
+            ("Server-Timing", timing_header(start, self.model.last_predict_ms(), "fast path")),
             ("Access-Control-Allow-Origin", "*"),  # what flask-cors sends (always_send) without an Origin
         ]
         start_response(_status_line(status), headers)

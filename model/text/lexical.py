@@ -122,9 +122,7 @@ class LexicalIndex:
         return cls(dict(sorted(kept)), len(lengths), average if average > 0 else 1.0, weight)
 
     def with_weight(self, weight: float) -> LexicalIndex:
-        return LexicalIndex(
-            self.df, self.documents, self.average_length, weight, self.k1, self.b, self.cache_entries
-        )
+        return dataclasses.replace(self, weight=weight)
 
     def with_cache(self, entries: int) -> LexicalIndex:
         """The same index, keeping the word counts of the `entries` most recently scored texts."""
