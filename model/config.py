@@ -236,7 +236,8 @@ class OptimizeConfig(_Frozen):
 
 class BaselineConfig(_Frozen):
     """The lexical baselines every report shows: BM25 (Lucene defaults), + spelling correction, + query
-    expansion, and title coverage with BM25 ties. Corrections and expansions are learned from the
+    expansion, title coverage with BM25 ties, and BM25 over the text the model reads with the catalog's
+    statistics (the shipped sum's lexical half alone). Corrections and expansions are learned from the
     training split only; the expansion weight is chosen on the validation split
     (model/evaluation/baselines.py)."""
 

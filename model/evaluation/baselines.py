@@ -13,7 +13,13 @@
   contains, BM25 (title + description) breaking ties: what a shop gets from a title clause boosted by
   the share of query terms it matches (Lucene's old coordination factor). A title that names everything
   the shopper typed is the strongest simple signal on short product titles, and BM25's length
-  normalisation alone under-weights it.
+  normalisation alone under-weights it;
+- `bm25_catalog`: BM25 over the product text the model reads (the title and the first description
+  words, `tokenizer.product_text`) with the statistics of the whole catalog: the lexical half of the
+  shipped `model + w * BM25` alone (model/evaluation/fusion.py; every word kept). A shop indexes its whole catalog, and
+  a long description's boilerplate dilutes BM25's length normalisation: on Crowdflower (all 261
+  queries) this scores 0.8082 against plain `bm25`'s 0.7941, on the synthetic catalog 0.8390 against
+  0.8431. Without it a report could credit the model with what the lexical half of the sum does.
 
 Everything is learned from the training split; the validation split picks the expansion weight and
 which baseline is the strongest, and the test split only reports them, as for the model.
@@ -30,9 +36,12 @@ import pandas as pd
 
 from model.config import BaselineConfig
 from model.evaluation.bm25 import bm25_scores, query_terms, tokens
+from model.evaluation.fusion import lexical_scores
 from model.evaluation.metrics import ranking_metrics
+from model.text.features import catalog_texts
+from model.text.lexical import LexicalIndex
 
-BASELINES = ("bm25", "bm25_spell", "bm25_spell_expand", "bm25_title_coverage")
+BASELINES = ("bm25", "bm25_spell", "bm25_spell_expand", "bm25_title_coverage", "bm25_catalog")
 # A word is corrected only if it is at least this long: short tokens (sizes, "xl", "4k") are too
 # often one edit from a different real word.
 MIN_CORRECTED_LENGTH = 4
@@ -171,7 +180,8 @@ def lexical_baselines(
     cfg: BaselineConfig,
     select_on: str = "valid",
 ) -> LexicalBaselines:
-    """Every baseline on every split of `splits` (which must hold "train" and `select_on`)."""
+    """Every baseline on every split of `splits` (which must hold "train" and `select_on`); the
+    catalog of `bm25_catalog` is every product of every split (product text, never a grade)."""
     rewriter = learn_rewriter(splits["train"], relevant_gain, cfg)
     scored = {name: frame for name, frame in splits.items() if name != "train"}
 
@@ -192,10 +202,12 @@ def lexical_baselines(
         for w in tokens(str(q))
     )
     plain = {s: bm25(f, None, spell=False) for s, f in scored.items()}
+    catalog = LexicalIndex.fit(catalog_texts(pd.concat(list(splits.values()))))
     scores = {
         "bm25": plain,
         "bm25_spell": {s: bm25(f, None) for s, f in scored.items()},
         "bm25_spell_expand": {s: bm25(f, weight) for s, f in scored.items()},
         "bm25_title_coverage": {s: coverage_then_bm25(f, plain[s]) for s, f in scored.items()},
+        "bm25_catalog": {s: lexical_scores(catalog, f) for s, f in scored.items()},
     }
     return LexicalBaselines(scores, weight, corrections, len(rewriter.expansions))

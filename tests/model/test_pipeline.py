@@ -92,7 +92,7 @@ def test_tiny_report_names_every_variant_and_the_comparisons(tiny_run: Path):
     record = RunRecord.load(tiny_run / "report" / "metrics.json")
     for variant in record.variants:
         assert f"| {variant.name} |" in report
-    for ranker in ("bm25", "bm25_spell", "bm25_spell_expand", "bm25_title_coverage"):
+    for ranker in ("bm25", "bm25_spell", "bm25_spell_expand", "bm25_title_coverage", "bm25_catalog"):
         assert f"| {ranker} | lexical" in report
     assert "fp32 (this run)" in report and f"strongest lexical `{record.strongest_lexical}`" in report
     assert "No production baseline bundle" in report

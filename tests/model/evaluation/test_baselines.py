@@ -128,3 +128,23 @@ def test_the_coverage_baseline_puts_the_title_that_says_it_all_above_what_bm25_p
     assert set(lex.scores["bm25_title_coverage"]) == {"valid", "test"}
     assert plain[1] > plain[0]  # BM25 alone ranks the description-stuffed product first
     assert covered[0] > covered[1] > max(covered[2:])
+
+
+def test_the_catalog_baseline_is_bm25_over_the_text_the_model_reads_with_the_whole_catalogs_counts():
+    # "blue hat" says "red shoe" only after its first 8 description words, which the model never reads.
+    words = "a b c d e f g h red shoe red shoe"
+    valid = _frame(
+        [("red shoe", "red shoe", "", 3.0), ("red shoe", "blue hat", words, 0.0)]
+        # Four more, so that plain BM25's IDF (rank-bm25, over this split's 6 products) is positive.
+        + [("red shoe", f"{kind} lamp", "", 0.0) for kind in ("desk", "floor", "table", "wall")]
+    )
+    lex = lexical_baselines({"train": TRAIN, "valid": valid, "test": valid}, 2.0, BaselineConfig())
+    catalog, plain = lex.scores["bm25_catalog"]["valid"], lex.scores["bm25"]["valid"]
+    assert plain[1] > 0  # plain BM25 reads the whole description
+    # The catalog: TRAIN's 4 products and valid's 6 (test repeats them), texts of 3, 2, 4, 2, 2, 10
+    # ("blue hat" + 8 words), 2, 2, 2, 2 words: average 31 / 10. "red" is in 1 of them, "shoe" in 2
+    # ("shoe rack", "red shoe"; "shoes" is another word): Lucene's IDF ln(1 + (N - df + 0.5) / (df + 0.5)).
+    idf_red, idf_shoe = np.log(1 + 9.5 / 1.5), np.log(1 + 8.5 / 2.5)
+    norm = 1.2 * (1 - 0.75 + 0.75 * 2 / (31 / 10))  # "red shoe" has 2 words, each once
+    expected = (idf_red + idf_shoe) * 2.2 / (1 + norm)
+    assert catalog == pytest.approx([expected, 0.0, 0.0, 0.0, 0.0, 0.0])
